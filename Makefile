@@ -1,0 +1,46 @@
+# pii_assets - set-up and everyday commands. Everything runs in ./.venv with the Dagster
+# instance in ./.dagster_home (both git-ignored).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export DAGSTER_HOME := $(CURDIR)/.dagster_home
+export PII_ASSETS_DATA_DIR ?= $(CURDIR)/data
+# No Hub downloads at run time; everything this project uses ships in packages.
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+HOST ?= 127.0.0.1
+PORT ?= 3000
+
+.PHONY: demo test install ui validate bench clean-data
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# torch==2.13.0 first: it is the CPU build on disk; anything else pulls a CUDA build.
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet --disable-pip-version-check torch==2.13.0
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+	@mkdir -p $(DAGSTER_HOME)
+	@cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+
+demo: install
+	$(BIN)/pii-assets demo --size $${DEMO_SIZE:-1000}
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+validate: install
+	$(BIN)/dagster definitions validate -m pii_assets.definitions
+
+ui: install
+	$(BIN)/dagster dev -w workspace.yaml -h $(HOST) -p $(PORT)
+
+bench: install
+	$(BIN)/python benchmarks/generate.py
+
+clean-data:
+	rm -rf data/batches $(DAGSTER_HOME)

@@ -1,0 +1,159 @@
+"""Batch-level assets: ``raw_samples`` and ``reviewed_samples`` on the ``batches`` partitions."""
+
+
+
+import dagster as dg
+import numpy as np
+
+from pii_assets.batches import BatchSpecError, load_spec
+from pii_assets.catalogue import DEFAULT
+from pii_assets.generator.offline import GENERATOR_VERSION, OfflineGenerator
+from pii_assets.partitions import batches
+from pii_assets.reporting import counts_table, samples_markdown
+from pii_assets.resources import StorageResource
+from pii_assets.review import REVIEW_VERSION, review_file
+from pii_assets.samples import SampleError, validate
+from pii_assets.storage import read_jsonl, write_jsonl
+
+
+class ReviewConfig(dg.Config):
+    max_rejected_ratio: float = 0.05
+    """Blocking: a batch that rejects more than this share of its raw samples fails."""
+    min_label_count: int = 1
+    """Label coverage warns when an enabled label occurs fewer times than this."""
+    examples: int = 3
+    """How many samples to render in the metadata."""
+
+
+def _spec(storage: StorageResource, key: str):
+    try:
+        return load_spec(storage.store(), key)
+    except BatchSpecError as exc:
+        raise dg.Failure(
+            description=f"{exc}. Declare it first: pii-assets batch declare {key} --size N",
+        ) from None
+
+
+@dg.asset(
+    partitions_def=batches,
+    group_name="batch",
+    code_version=GENERATOR_VERSION,
+    kinds={"python", "jsonl"},
+    description="Samples as the batch's provider produced them (offline generator by default).",
+)
+def raw_samples(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
+    key = context.partition_key
+    spec = _spec(storage, key)
+    path = storage.store().batch_file(key, "raw_samples.jsonl")
+    generator = OfflineGenerator(spec)
+    count = write_jsonl(path, generator.generate())
+    context.log.info(f"batch {key}: {count} raw samples from provider {spec.provider} -> {path}")
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": count,
+        "path": dg.MetadataValue.path(str(path)),
+        "provider": spec.provider,
+        "spec": dg.MetadataValue.json(spec.to_json()),
+    })
+
+
+CHECKS = [
+    dg.AssetCheckSpec("spans_valid", asset="reviewed_samples", blocking=True,
+                      description="Every reviewed sample re-validates: offsets, labels, validators, id."),
+    dg.AssetCheckSpec("no_duplicates", asset="reviewed_samples", blocking=True,
+                      description="No two reviewed samples share an id or a normalised text."),
+    dg.AssetCheckSpec("rejected_ratio", asset="reviewed_samples", blocking=True,
+                      description="Share of raw samples rejected by review is under the limit."),
+    dg.AssetCheckSpec("label_coverage", asset="reviewed_samples",
+                      description="Every label enabled in the batch spec occurs in the batch."),
+]
+
+
+@dg.asset(
+    partitions_def=batches,
+    group_name="batch",
+    deps=[raw_samples],
+    code_version=REVIEW_VERSION,
+    kinds={"python", "jsonl"},
+    check_specs=CHECKS,
+    description="Raw samples after deterministic review (grounding, contract, validators, "
+                "dedup within the batch and against earlier batches); rejects kept with reasons.",
+)
+def reviewed_samples(context: dg.AssetExecutionContext, config: ReviewConfig,
+                     storage: StorageResource) -> dg.MaterializeResult:
+    key = context.partition_key
+    spec = _spec(storage, key)
+    store = storage.store()
+    raw = store.batch_file(key, "raw_samples.jsonl")
+    if not raw.is_file():
+        raise dg.Failure(description=f"batch {key}: {raw} is missing; materialize raw_samples first")
+    # Cross-batch dedup looks at batches declared before this one (instance order), so the result
+    # of a re-run is the same as long as those earlier batches are unchanged.
+    declared = context.instance.get_dynamic_partitions(batches.name)
+    earlier = declared[: declared.index(key)] if key in declared else []
+    hashes = [store.read_hashes(store.batch_file(k, "text_hashes.npy")) for k in earlier]
+    prior = np.unique(np.concatenate(hashes)) if hashes else None
+    reviewed = store.batch_file(key, "reviewed_samples.jsonl")
+    rejected = store.batch_file(key, "rejected_samples.jsonl")
+    stats = review_file(raw, reviewed, rejected, prior_hashes=prior)
+    store.write_hashes(store.batch_file(key, "text_hashes.npy"), stats.text_hashes)
+    context.log.info(f"batch {key}: {stats.accepted} accepted, {stats.rejected} rejected "
+                     f"{dict(stats.reject_codes)}")
+
+    # Independent re-read of what was written, for the checks.
+    invalid, ids, first_problem, examples = 0, set(), "", []
+    duplicates = 0
+    for lineno, record in read_jsonl(reviewed):
+        try:
+            sample = validate(record, where=f"{reviewed.name}:{lineno}")
+            for i, span in enumerate(sample["privacy_mask"]):
+                problem = DEFAULT.validate_value(span["label"], span["value"], sample["country"])
+                if problem:
+                    raise SampleError(f"sample {sample['id']}", f"privacy_mask[{i}]: {problem}")
+        except SampleError as exc:
+            invalid += 1
+            first_problem = first_problem or str(exc)
+            continue
+        duplicates += sample["id"] in ids
+        ids.add(sample["id"])
+        if len(examples) < config.examples and sample["privacy_mask"]:
+            examples.append(sample)
+    duplicates += len(stats.text_hashes) - len(set(stats.text_hashes))
+    enabled = [l.name for l in DEFAULT.labels if spec.label_weights.get(l.name, l.weight) > 0]
+    missing = [name for name in enabled if stats.labels.get(name, 0) < config.min_label_count]
+
+    check_results = [
+        dg.AssetCheckResult(check_name="spans_valid", passed=invalid == 0,
+                            metadata={"invalid": invalid, "first_problem": first_problem or "none"}),
+        dg.AssetCheckResult(check_name="no_duplicates", passed=duplicates == 0,
+                            metadata={"duplicates": duplicates}),
+        dg.AssetCheckResult(
+            check_name="rejected_ratio", passed=stats.rejected_ratio <= config.max_rejected_ratio,
+            metadata={"rejected_ratio": round(stats.rejected_ratio, 4),
+                      "max_rejected_ratio": config.max_rejected_ratio,
+                      "reject_codes": dg.MetadataValue.json(dict(stats.reject_codes))}),
+        dg.AssetCheckResult(
+            check_name="label_coverage", passed=not missing, severity=dg.AssetCheckSeverity.WARN,
+            metadata={"missing_labels": ", ".join(missing) or "none",
+                      "labels_present": sum(1 for n in enabled if stats.labels.get(n))}),
+    ]
+    reasons = "\n".join(f"- **{code}** ({stats.reject_codes[code]}): {stats.reject_examples[code]}"
+                        for code in sorted(stats.reject_codes)) or "none"
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": stats.accepted,
+            "rejected": stats.rejected,
+            "rejected_ratio": round(stats.rejected_ratio, 4),
+            "entities": stats.entities,
+            "entities_per_sample": round(stats.entities / max(stats.accepted, 1), 2),
+            "coref_clusters": stats.coref_clusters,
+            "dedup_against": ", ".join(earlier) or "none",
+            "path": dg.MetadataValue.path(str(reviewed)),
+            "rejected_path": dg.MetadataValue.path(str(rejected)),
+            "per_label": dg.MetadataValue.md(counts_table(stats.labels, "label", DEFAULT.names)),
+            "per_language": dg.MetadataValue.md(counts_table(stats.languages, "language")),
+            "per_kind": dg.MetadataValue.md(counts_table(stats.kinds, "kind")),
+            "reject_reasons": dg.MetadataValue.md(reasons),
+            "examples": dg.MetadataValue.md(samples_markdown(examples)),
+        },
+        check_results=check_results,
+    )

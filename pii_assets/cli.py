@@ -1,0 +1,189 @@
+"""``pii-assets``: declare and materialize batches, print summaries, run the demo.
+
+The commands use the persistent Dagster instance in $DAGSTER_HOME (the Makefile sets it to
+``.dagster_home`` in the repository), so every run shows up in the Dagster UI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections import Counter
+from pathlib import Path
+
+from pii_assets.batches import BatchSpec, BatchSpecError, declare_batch, load_spec
+from pii_assets.catalogue import DEFAULT
+from pii_assets.reporting import markdown_table
+from pii_assets.storage import LocalStorage, read_jsonl
+
+DEMO_BATCHES = ("demo-a", "demo-b")
+
+
+def _storage(args: argparse.Namespace) -> LocalStorage:
+    return LocalStorage(args.data_dir)
+
+
+def _instance():
+    import dagster as dg
+
+    if not os.environ.get("DAGSTER_HOME"):
+        raise SystemExit("error: DAGSTER_HOME is not set; run through `make` or export "
+                         "DAGSTER_HOME=$PWD/.dagster_home (see README)")
+    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+    return dg.DagsterInstance.get()
+
+
+def _parse_weights(items: list[str]) -> dict[str, float]:
+    weights = {}
+    for item in items:
+        label, sep, value = item.partition("=")
+        if not sep:
+            raise BatchSpecError(f"label weight {item!r} must look like LABEL=WEIGHT")
+        try:
+            weights[label] = float(value)
+        except ValueError:
+            raise BatchSpecError(f"label weight {item!r}: {value!r} is not a number") from None
+    return weights
+
+
+def declare(args: argparse.Namespace) -> None:
+    spec = BatchSpec(
+        key=args.key, provider=args.provider, size=args.size, seed=args.seed,
+        languages=tuple(x.strip() for x in args.languages.split(",") if x.strip()),
+        label_weights=_parse_weights(args.label_weight or []),
+        no_pii_ratio=args.no_pii_ratio, long_document_ratio=args.long_document_ratio,
+    )
+    new = declare_batch(_storage(args), spec)
+    instance = _instance()
+    instance.add_dynamic_partitions("batches", [spec.key])
+    print(f"batch {spec.key}: {'declared' if new else 'already declared (same spec)'}")
+
+
+def materialize(args: argparse.Namespace) -> None:
+    from pii_assets.definitions import defs
+
+    instance = _instance()
+    storage = _storage(args)
+    known = set(instance.get_dynamic_partitions("batches"))
+    job = defs.resolve_job_def("batch_job")
+    failed = []
+    for key in args.keys:
+        load_spec(storage, key)
+        if key not in known:
+            instance.add_dynamic_partitions("batches", [key])
+        result = job.execute_in_process(
+            partition_key=key, instance=instance, raise_on_error=False,
+            resources={"storage": _storage_resource(args)},
+        )
+        print(f"batch {key}: run {result.run_id} {'succeeded' if result.success else 'FAILED'}")
+        if not result.success:
+            failed.append(key)
+    if failed:
+        raise SystemExit(f"error: batch run failed for {', '.join(failed)}; see the run in the UI")
+
+
+def _storage_resource(args: argparse.Namespace):
+    from pii_assets.resources import StorageResource
+
+    return StorageResource(root=str(Path(args.data_dir).resolve()))
+
+
+def summary(args: argparse.Namespace) -> None:
+    storage = _storage(args)
+    keys = args.keys or storage.declared_batches()
+    labels: Counter = Counter()
+    languages: Counter = Counter()
+    rows = []
+    for key in keys:
+        reviewed = storage.batch_file(key, "reviewed_samples.jsonl")
+        rejected = storage.batch_file(key, "rejected_samples.jsonl")
+        if not reviewed.is_file():
+            rows.append((key, "-", "-", "-", "not materialized"))
+            continue
+        n = entities = 0
+        for _, sample in read_jsonl(reviewed):
+            n += 1
+            entities += len(sample["privacy_mask"])
+            languages[sample["language"]] += 1
+            labels.update(span["label"] for span in sample["privacy_mask"])
+        n_rej = sum(1 for _ in read_jsonl(rejected)) if rejected.is_file() else 0
+        rows.append((key, n, n_rej, f"{entities / max(n, 1):.2f}", str(reviewed)))
+    print(markdown_table(rows, ("batch", "reviewed", "rejected", "entities/sample", "file")))
+    print()
+    print(markdown_table(sorted(languages.items()), ("language", "samples")))
+    print()
+    print(markdown_table(((name, labels.get(name, 0)) for name in DEFAULT.names), ("label", "spans")))
+
+
+def demo(args: argparse.Namespace) -> None:
+    for key in DEMO_BATCHES:
+        args.key, args.size, args.seed = key, args.size, DEMO_BATCHES.index(key)
+        declare(args)
+    args.keys = list(DEMO_BATCHES)
+    materialize(args)
+    print()
+    summary(args)
+    print(f"\nData under {Path(args.data_dir).resolve()}/batches/<batch>/ ; "
+          "open the Dagster UI with `make ui`.")
+
+
+def labelstudio_config(args: argparse.Namespace) -> None:
+    sys.stdout.write(DEFAULT.label_studio_config())
+
+
+def label_maps(args: argparse.Namespace) -> None:
+    print(json.dumps({"label2id": DEFAULT.label2id(), "id2label": DEFAULT.id2label()}, indent=2))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pii-assets", description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", default=os.environ.get("PII_ASSETS_DATA_DIR", "data"),
+                        help="artifact store (default: $PII_ASSETS_DATA_DIR or ./data)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    batch = sub.add_parser("batch", help="declare, materialize and list batches")
+    bsub = batch.add_subparsers(dest="batch_command", required=True)
+    d = bsub.add_parser("declare", help="declare a batch with its spec and register its partition")
+    d.add_argument("key")
+    _spec_options(d)
+    d.set_defaults(func=declare)
+    m = bsub.add_parser("materialize", help="generate and review declared batches")
+    m.add_argument("keys", nargs="+")
+    m.set_defaults(func=materialize)
+    s = bsub.add_parser("summary", help="counts per batch, language and label")
+    s.add_argument("keys", nargs="*")
+    s.set_defaults(func=summary)
+
+    dm = sub.add_parser("demo", help="declare demo-a and demo-b, materialize them, print a summary")
+    _spec_options(dm)
+    dm.set_defaults(func=demo)
+    sub.add_parser("labelstudio-config", help="print the Label Studio labeling config").set_defaults(
+        func=labelstudio_config)
+    sub.add_parser("label-maps", help="print the IOB2 label maps").set_defaults(func=label_maps)
+    return parser
+
+
+def _spec_options(p: argparse.ArgumentParser) -> None:
+    defaults = BatchSpec(key="x")
+    p.add_argument("--provider", default=defaults.provider)
+    p.add_argument("--size", type=int, default=defaults.size)
+    p.add_argument("--seed", type=int, default=defaults.seed)
+    p.add_argument("--languages", default=",".join(defaults.languages))
+    p.add_argument("--label-weight", action="append", metavar="LABEL=WEIGHT",
+                   help="override a label's sampling weight (0 disables it); repeatable")
+    p.add_argument("--no-pii-ratio", type=float, default=defaults.no_pii_ratio)
+    p.add_argument("--long-document-ratio", type=float, default=defaults.long_document_ratio)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except BatchSpecError as exc:
+        raise SystemExit(f"error: {exc}") from None
+
+
+if __name__ == "__main__":
+    main()

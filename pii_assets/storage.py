@@ -1,0 +1,101 @@
+"""Artifact storage: where every asset writes its files, and how (atomically).
+
+The layout under the storage root (``data/`` by default) is documented in docs/data.md::
+
+    batches/<batch>/spec.json               the batch's declared spec (immutable)
+    batches/<batch>/raw_samples.jsonl       provider output
+    batches/<batch>/reviewed_samples.jsonl  samples that passed review
+    batches/<batch>/rejected_samples.jsonl  rejects, each with its reason
+    batches/<batch>/text_hashes.npy         sorted 64-bit normalised-text hashes (dedup index)
+
+Every write goes to a temporary file in the target directory and is renamed into place only when
+complete, so a failed or killed run never leaves a partial file behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from pii_assets.samples import SampleError, dumps
+
+
+@contextmanager
+def atomic_writer(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
+    """Open a temp file next to ``path``; rename it onto ``path`` only if the block succeeds."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        kwargs = {"encoding": "utf-8", "newline": "\n"} if "b" not in mode else {}
+        with os.fdopen(fd, mode, **kwargs) as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_jsonl(path: str | os.PathLike, records: Iterable[Any]) -> int:
+    count = 0
+    with atomic_writer(path) as fh:
+        for record in records:
+            fh.write(dumps(record))
+            fh.write("\n")
+            count += 1
+    return count
+
+
+def read_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, Any]]:
+    """Stream ``(line_number, object)`` pairs; a malformed line raises SampleError naming it."""
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                yield lineno, json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise SampleError(f"{os.fspath(path)}:{lineno}", f"malformed JSON ({exc.msg})") from None
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> None:
+    with atomic_writer(path) as fh:
+        json.dump(obj, fh, ensure_ascii=False, indent=2, sort_keys=True)
+        fh.write("\n")
+
+
+class LocalStorage:
+    """Artifacts in a local directory tree (the default store)."""
+
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root).resolve()
+
+    def batch_dir(self, batch: str) -> Path:
+        return self.root / "batches" / batch
+
+    def batch_file(self, batch: str, name: str) -> Path:
+        return self.batch_dir(batch) / name
+
+    def declared_batches(self) -> list[str]:
+        base = self.root / "batches"
+        if not base.is_dir():
+            return []
+        return sorted(p.name for p in base.iterdir() if (p / "spec.json").is_file())
+
+    def write_hashes(self, path: Path, hashes: Iterable[int]) -> None:
+        array = np.unique(np.fromiter(hashes, dtype=np.uint64))
+        with atomic_writer(path, "wb") as fh:
+            np.save(fh, array)
+
+    @staticmethod
+    def read_hashes(path: Path) -> np.ndarray:
+        return np.load(path) if path.is_file() else np.empty(0, dtype=np.uint64)

@@ -1,0 +1,58 @@
+"""The CLI and the code location as a new user runs them (subprocesses, persistent instance)."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture
+def user_env(tmp_path):
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "home"), "PII_ASSETS_DATA_DIR": str(tmp_path / "data")}
+    (tmp_path / "home").mkdir()
+    return env
+
+
+def run(args, env, check=True):
+    proc = subprocess.run([str(BIN / "pii-assets"), *args], env=env, capture_output=True, text=True, timeout=300)
+    if check:
+        assert proc.returncode == 0, proc.stderr + proc.stdout
+    return proc
+
+
+def test_declare_materialize_summary(user_env, tmp_path):
+    out = run(["batch", "declare", "cli-1", "--size", "120", "--languages", "en,it", "--seed", "4"], user_env)
+    assert "cli-1: declared" in out.stdout
+    assert "already declared" in run(["batch", "declare", "cli-1", "--size", "120", "--languages", "en,it",
+                                      "--seed", "4"], user_env).stdout
+    out = run(["batch", "materialize", "cli-1"], user_env)
+    assert "succeeded" in out.stdout
+    out = run(["batch", "summary"], user_env)
+    assert "| cli-1 | 120 | 0 |" in out.stdout and "| it |" in out.stdout
+    # the run is in the persistent instance
+    assert any((tmp_path / "home").rglob("*.db"))
+
+
+@pytest.mark.parametrize("args,message", [
+    (["batch", "declare", "../evil"], "batch key '../evil' is invalid"),
+    (["batch", "declare", "ok", "--languages", "en,xx"], "unknown language 'xx'"),
+    (["batch", "declare", "ok", "--label-weight", "NAME=2"], "unknown label 'NAME'"),
+    (["batch", "materialize", "never-declared"], "batch 'never-declared' is not declared"),
+])
+def test_bad_input_is_a_clear_error(user_env, tmp_path, args, message):
+    proc = run(args, user_env, check=False)
+    assert proc.returncode != 0
+    assert message in proc.stderr
+    assert not (tmp_path / "data" / "batches" / "ok").exists()
+
+
+def test_definitions_validate_without_deprecation_warnings(user_env):
+    proc = subprocess.run([str(BIN / "dagster"), "definitions", "validate", "-m", "pii_assets.definitions"],
+                          env=user_env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "Validation successful" in proc.stdout + proc.stderr
+    assert "Deprecat" not in proc.stderr and "pii_assets" not in proc.stderr.replace("pii_assets.definitions", "")

@@ -1,0 +1,36 @@
+import pytest
+
+from pii_assets.samples import SampleError
+from pii_assets.storage import LocalStorage, atomic_writer, read_jsonl, write_jsonl
+
+
+def test_atomic_writer_leaves_nothing_on_failure(tmp_path):
+    target = tmp_path / "out.jsonl"
+    target.write_text("old\n")
+    with pytest.raises(RuntimeError):
+        with atomic_writer(target) as fh:
+            fh.write("partial")
+            raise RuntimeError("boom")
+    assert target.read_text() == "old\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl"]
+
+
+def test_write_and_stream_jsonl(tmp_path):
+    path = tmp_path / "x.jsonl"
+    assert write_jsonl(path, ({"i": i, "t": "é"} for i in range(3))) == 3
+    assert [r for _, r in read_jsonl(path)] == [{"i": 0, "t": "é"}, {"i": 1, "t": "é"}, {"i": 2, "t": "é"}]
+
+
+def test_malformed_jsonl_names_file_and_line(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"ok": 1}\n{nope\n')
+    with pytest.raises(SampleError, match=r"bad.jsonl:2: malformed JSON"):
+        list(read_jsonl(path))
+
+
+def test_hash_index_round_trip(tmp_path):
+    storage = LocalStorage(tmp_path)
+    path = storage.batch_file("b", "text_hashes.npy")
+    storage.write_hashes(path, [5, 3, 5, 2**63 + 1])
+    assert storage.read_hashes(path).tolist() == [3, 5, 2**63 + 1]
+    assert storage.read_hashes(tmp_path / "missing.npy").size == 0
