@@ -40,7 +40,8 @@ ui: install
 	$(BIN)/dagster dev -w workspace.yaml -h $(HOST) -p $(PORT)
 
 bench: install
-	$(BIN)/python benchmarks/generate.py
+	test -x .venv-bench/bin/python || { $(PYTHON) -m venv .venv-bench && .venv-bench/bin/pip install --quiet torch==2.13.0 presidio-evaluator; }
+	$(BIN)/python benchmarks/generate.py --presidio-python .venv-bench/bin/python
 
 clean-data:
 	rm -rf data/batches $(DAGSTER_HOME)

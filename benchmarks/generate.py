@@ -5,17 +5,20 @@ Prints samples/s and entities/s for
   - generate+contract: every sample also validated against the sample contract (offsets match
                        the text, labels known, id computed) - "valid, grounded samples",
   - generate+review:   plus the catalogue validators (Luhn, mod-97, national schemes, phones),
-and, when presidio-evaluator is importable, its PresidioSentenceFaker on the same machine in the
-same run, with the ratio. Peak RSS is printed next to the times.
+and, given a Python with presidio-evaluator (it needs transformers 5, so it lives in its own
+virtualenv: `make bench` builds .venv-bench), its PresidioSentenceFaker in the same run, with
+ratios per sample, per entity and per character. Peak RSS is printed next to the times.
 
-    python benchmarks/generate.py [--samples 20000] [--baseline-samples 3000]
+    python benchmarks/generate.py [--samples 20000] [--presidio-python .venv-bench/bin/python]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
+import subprocess
 import sys
 import time
 
@@ -31,35 +34,53 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run(mode: str, n: int) -> tuple[float, int, float]:
+def run(mode: str, n: int) -> tuple[float, int, int, float]:
     generator = OfflineGenerator(BatchSpec("bench", size=n, seed=1))
     start = time.perf_counter()
-    entities = 0
+    entities = chars = 0
     for i, sample in enumerate(generator.generate()):
         if mode == "contract":
             validate(sample)
         elif mode == "review":
             review_sample(sample, i + 1)
         entities += len(sample["privacy_mask"])
-    return time.perf_counter() - start, entities, peak_rss_mib()
+        chars += len(sample["text"])
+    return time.perf_counter() - start, entities, chars, peak_rss_mib()
 
 
-def presidio_baseline(n: int) -> tuple[float, int] | None:
-    try:
-        from presidio_evaluator.data_generator import PresidioSentenceFaker
-    except ImportError:
+PRESIDIO_SNIPPET = """
+import json, os, sys, time
+os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+from presidio_evaluator.data_generator import PresidioSentenceFaker
+faker = PresidioSentenceFaker("en_US", lower_case_ratio=0.05)
+n = int(sys.argv[1])
+faker.generate_new_fake_sentences(num_samples=min(n, 3000))  # warm-up: its first call is slower
+start = time.perf_counter()
+records = faker.generate_new_fake_sentences(num_samples=n)
+elapsed = time.perf_counter() - start
+print(json.dumps({"elapsed": elapsed, "spans": sum(len(r.spans) for r in records),
+                  "chars": sum(len(r.full_text) for r in records)}))
+"""
+
+
+def presidio_baseline(python: str | None, n: int) -> dict | None:
+    """Run PresidioSentenceFaker in ``python`` (its own virtualenv: it needs transformers 5)."""
+    if not python:
         return None
-    faker = PresidioSentenceFaker("en_US", lower_case_ratio=0.05)
-    start = time.perf_counter()
-    records = faker.generate_new_fake_sentences(num_samples=n)
-    elapsed = time.perf_counter() - start
-    return elapsed, sum(len(r.spans) for r in records)
+    proc = subprocess.run([python, "-c", PRESIDIO_SNIPPET, str(n)], capture_output=True, text=True,
+                          env={**os.environ, "TQDM_DISABLE": "1"})
+    if proc.returncode != 0:
+        print(f"presidio-evaluator run failed:\n{proc.stderr[-2000:]}", file=sys.stderr)
+        return None
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=20000)
-    parser.add_argument("--baseline-samples", type=int, default=3000)
+    parser.add_argument("--baseline-samples", type=int, default=20000)
+    parser.add_argument("--presidio-python", default=os.environ.get("PRESIDIO_PYTHON"),
+                        help="python of a virtualenv with presidio-evaluator (default $PRESIDIO_PYTHON)")
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core
@@ -67,27 +88,30 @@ def main() -> None:
     print(f"{'mode':<18} {'samples/s':>10} {'entities/s':>11} {'ent/sample':>10} {'peak RSS':>10}")
     results = {}
     for mode in ("generate", "contract", "review"):
-        elapsed, entities, rss = run(mode, args.samples)
+        elapsed, entities, chars, rss = run(mode, args.samples)
+        ent_per_sample, chars_per_sample = entities / args.samples, chars / args.samples
         rate = args.samples / elapsed
         results[mode] = rate
         label = {"generate": "generate", "contract": "generate+contract", "review": "generate+review"}[mode]
-        print(f"{label:<18} {rate:>10,.0f} {entities / elapsed:>11,.0f} {entities / args.samples:>10.2f} "
+        print(f"{label:<18} {rate:>10,.0f} {entities / elapsed:>11,.0f} {ent_per_sample:>10.2f} "
               f"{rss:>8.0f} MiB")
-    baseline = presidio_baseline(args.baseline_samples)
+    baseline = presidio_baseline(args.presidio_python, args.baseline_samples)
     valid_rate = results["contract"]
     if baseline is None:
-        print(f"\npresidio-evaluator not installed; reference figure {REFERENCE_PRESIDIO:,.0f} samples/s "
-              f"(1.9 spans/sample, English only), not measured in this run")
-        print(f"ratio generate+contract / reference: {valid_rate / REFERENCE_PRESIDIO:.2f}x")
-    else:
-        elapsed, spans = baseline
-        rate = args.baseline_samples / elapsed
-        print(f"\nPresidioSentenceFaker (en_US), {args.baseline_samples} samples: {rate:,.0f} samples/s, "
-              f"{spans / args.baseline_samples:.2f} spans/sample, {spans / elapsed:,.0f} spans/s")
-        print(f"ratio generate+contract / presidio: {valid_rate / rate:.2f}x samples/s, "
-              f"{(valid_rate / rate):.2f}x per sample")
-        print(f"ratio generate+review   / presidio: {results['review'] / rate:.2f}x samples/s")
-
+        print(f"\npresidio-evaluator not measured (make bench builds .venv-bench for it); "
+              f"reference figure from issue 2: {REFERENCE_PRESIDIO:,.0f} samples/s, 1.9 spans/sample")
+        print(f"ratio generate+contract / reference: {valid_rate / REFERENCE_PRESIDIO:.2f}x samples/s")
+        return
+    n = args.baseline_samples
+    rate = n / baseline["elapsed"]
+    print(f"\nPresidioSentenceFaker (en_US, after warm-up), {n} samples, 1 core: {rate:,.0f} samples/s, "
+          f"{baseline['spans'] / n:.2f} spans/sample, {baseline['chars'] / n:.0f} chars/sample")
+    ours = results
+    print(f"{'ratio vs presidio':<18} {'samples/s':>10} {'entities/s':>11} {'chars/s':>10}")
+    for mode, label in (("contract", "generate+contract"), ("review", "generate+review")):
+        r = ours[mode]
+        print(f"{label:<18} {r / rate:>9.2f}x {r * ent_per_sample / (baseline['spans'] / baseline['elapsed']):>10.2f}x "
+              f"{r * chars_per_sample / (baseline['chars'] / baseline['elapsed']):>9.2f}x")
 
 if __name__ == "__main__":
     main()

@@ -40,22 +40,17 @@ class SampleError(ValueError):
 
 
 def content_id(sample: Sample) -> str:
-    """Content hash of a sample: 24 hex chars of SHA-256 over its canonical content."""
-    content = {
-        "text": sample["text"],
-        "language": sample.get("language"),
-        "country": sample.get("country"),
-        "privacy_mask": [
-            [s["start"], s["end"], s["label"]]
-            for s in sorted(sample.get("privacy_mask", ()), key=lambda s: (s["start"], s["end"]))
-        ],
-        "coreferences": [
-            [c.get("entity_type"), [[m["start"], m["end"], m.get("type")] for m in c["mentions"]]]
-            for c in sample.get("coreferences", ())
-        ],
-    }
-    blob = json.dumps(content, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(blob.encode()).hexdigest()[:24]
+    """Content hash of a sample: 24 hex chars of SHA-256 over its canonical content.
+
+    Covers text, language, country, spans (offsets + label) and coreference mentions; not meta.
+    """
+    spans = sorted(sample.get("privacy_mask", ()), key=lambda s: (s["start"], s["end"]))
+    parts = [sample["text"], str(sample.get("language")), str(sample.get("country"))]
+    parts += [f"{s['start']}:{s['end']}:{s['label']}" for s in spans]
+    for cluster in sample.get("coreferences", ()):
+        parts.append(f"cluster:{cluster.get('entity_type')}")
+        parts += [f"{m['start']}:{m['end']}:{m.get('type')}" for m in cluster["mentions"]]
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:24]
 
 
 def normalized_text_hash(text: str) -> int:

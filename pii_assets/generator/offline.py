@@ -340,7 +340,10 @@ class OfflineGenerator:
 
     def _body_lines(self, rng: random.Random, lang: Language, genre: Genre, k: int) -> list[Line]:
         lines: list[Line] = []
-        for label in self._targets(rng, k):
+        targets = self._targets(rng, k)
+        # Mostly labels the genre writes about (coherent texts); now and then one from elsewhere.
+        targets = [t for t in targets if t in genre.by_label or rng.random() < 0.25] or targets[:1]
+        for label in targets:
             if any(label in line.labels for line in lines):
                 continue
             pool = genre.by_label.get(label) or lang.any_by_label.get(label)
