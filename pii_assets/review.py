@@ -17,7 +17,7 @@ import numpy as np
 
 from pii_assets.catalogue import DEFAULT, Catalogue
 from pii_assets.samples import SampleError, dumps, ground, normalized_text_hash, validate
-from pii_assets.storage import atomic_writer
+from pii_assets.storage import atomic_writer, read_jsonl
 
 REVIEW_VERSION = "1"
 REJECT_CODES = ("malformed_json", "grounding", "contract", "validator", "duplicate_in_batch",
@@ -128,3 +128,42 @@ def review_file(raw_path: Path, reviewed_path: Path, rejected_path: Path, *,
             for span in sample["privacy_mask"]:
                 stats.labels[span["label"]] += 1
     return stats
+
+
+@dataclass
+class Verification:
+    """An independent re-read of a reviewed file, for the asset checks."""
+
+    samples: int = 0
+    invalid: int = 0
+    first_problem: str = ""
+    duplicate_ids: int = 0
+    duplicate_texts: int = 0
+    examples: list[dict] = field(default_factory=list)
+
+
+def verify_file(path: Path, *, catalogue: Catalogue = DEFAULT, examples: int = 3) -> Verification:
+    """Re-validate every sample of a reviewed file (contract, validators, ids, duplicates)."""
+    result = Verification()
+    ids: set[str] = set()
+    texts: set[int] = set()
+    for lineno, record in read_jsonl(path):
+        result.samples += 1
+        try:
+            sample = validate(record, catalogue=catalogue, where=f"{path.name}:{lineno}")
+            for i, span in enumerate(sample["privacy_mask"]):
+                problem = catalogue.validate_value(span["label"], span["value"], sample["country"])
+                if problem:
+                    raise SampleError(f"sample {sample['id']}", f"privacy_mask[{i}]: {problem}")
+        except SampleError as exc:
+            result.invalid += 1
+            result.first_problem = result.first_problem or str(exc)
+            continue
+        h = normalized_text_hash(sample["text"])
+        result.duplicate_ids += sample["id"] in ids
+        result.duplicate_texts += h in texts
+        ids.add(sample["id"])
+        texts.add(h)
+        if len(result.examples) < examples and sample["privacy_mask"]:
+            result.examples.append(sample)
+    return result

@@ -59,10 +59,11 @@ def normalized_text_hash(text: str) -> int:
     return int.from_bytes(hashlib.blake2b(norm.encode(), digest_size=8).digest(), "little") >> 1
 
 
-def _where(sample: Any, fallback: str) -> str:
+def _where(sample: Any, where: str) -> str:
+    """``line 7``, ``sample 3f1c...`` or ``file.jsonl:7, sample 3f1c...``."""
     if isinstance(sample, dict) and isinstance(sample.get("id"), str):
-        return f"sample {sample['id']}"
-    return fallback
+        return f"sample {sample['id']}" if where == "sample" else f"{where}, sample {sample['id']}"
+    return where
 
 
 def validate(sample: Any, *, catalogue: Catalogue = DEFAULT, where: str = "sample",

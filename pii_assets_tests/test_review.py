@@ -61,3 +61,17 @@ def test_review_is_deterministic(tmp_path):
     review_file(raw, tmp_path / "a.jsonl", tmp_path / "ra.jsonl")
     review_file(raw, tmp_path / "b.jsonl", tmp_path / "rb.jsonl")
     assert (tmp_path / "a.jsonl").read_bytes() == (tmp_path / "b.jsonl").read_bytes()
+
+
+def test_verify_file_catches_tampering_and_duplicates(tmp_path):
+    from pii_assets.review import verify_file
+    from pii_assets.samples import validate
+
+    good = validate(json.loads(json.dumps(GOOD)))
+    tampered = {**good, "text": good["text"].replace("Card", "Kard")}  # id no longer matches
+    other = validate({**json.loads(json.dumps(GOOD)), "text": GOOD["text"] + " Thanks."})
+    path = tmp_path / "reviewed.jsonl"
+    _write(path, [good, tampered, other, good])
+    result = verify_file(path)
+    assert (result.samples, result.invalid, result.duplicate_ids, result.duplicate_texts) == (4, 1, 1, 1)
+    assert "reviewed.jsonl:2" in result.first_problem and "id does not match" in result.first_problem

@@ -11,9 +11,8 @@ from pii_assets.generator.offline import GENERATOR_VERSION, OfflineGenerator
 from pii_assets.partitions import batches
 from pii_assets.reporting import counts_table, samples_markdown
 from pii_assets.resources import StorageResource
-from pii_assets.review import REVIEW_VERSION, review_file
-from pii_assets.samples import SampleError, validate
-from pii_assets.storage import read_jsonl, write_jsonl
+from pii_assets.review import REVIEW_VERSION, review_file, verify_file
+from pii_assets.storage import write_jsonl
 
 
 class ReviewConfig(dg.Config):
@@ -99,33 +98,19 @@ def reviewed_samples(context: dg.AssetExecutionContext, config: ReviewConfig,
     context.log.info(f"batch {key}: {stats.accepted} accepted, {stats.rejected} rejected "
                      f"{dict(stats.reject_codes)}")
 
-    # Independent re-read of what was written, for the checks.
-    invalid, ids, first_problem, examples = 0, set(), "", []
-    duplicates = 0
-    for lineno, record in read_jsonl(reviewed):
-        try:
-            sample = validate(record, where=f"{reviewed.name}:{lineno}")
-            for i, span in enumerate(sample["privacy_mask"]):
-                problem = DEFAULT.validate_value(span["label"], span["value"], sample["country"])
-                if problem:
-                    raise SampleError(f"sample {sample['id']}", f"privacy_mask[{i}]: {problem}")
-        except SampleError as exc:
-            invalid += 1
-            first_problem = first_problem or str(exc)
-            continue
-        duplicates += sample["id"] in ids
-        ids.add(sample["id"])
-        if len(examples) < config.examples and sample["privacy_mask"]:
-            examples.append(sample)
-    duplicates += len(stats.text_hashes) - len(set(stats.text_hashes))
+    verified = verify_file(reviewed, examples=config.examples)
     enabled = [l.name for l in DEFAULT.labels if spec.label_weights.get(l.name, l.weight) > 0]
     missing = [name for name in enabled if stats.labels.get(name, 0) < config.min_label_count]
 
     check_results = [
-        dg.AssetCheckResult(check_name="spans_valid", passed=invalid == 0,
-                            metadata={"invalid": invalid, "first_problem": first_problem or "none"}),
-        dg.AssetCheckResult(check_name="no_duplicates", passed=duplicates == 0,
-                            metadata={"duplicates": duplicates}),
+        dg.AssetCheckResult(
+            check_name="spans_valid", passed=verified.invalid == 0,
+            metadata={"samples": verified.samples, "invalid": verified.invalid,
+                      "first_problem": verified.first_problem or "none"}),
+        dg.AssetCheckResult(
+            check_name="no_duplicates", passed=not (verified.duplicate_ids or verified.duplicate_texts),
+            metadata={"duplicate_ids": verified.duplicate_ids,
+                      "duplicate_texts": verified.duplicate_texts}),
         dg.AssetCheckResult(
             check_name="rejected_ratio", passed=stats.rejected_ratio <= config.max_rejected_ratio,
             metadata={"rejected_ratio": round(stats.rejected_ratio, 4),
@@ -153,7 +138,7 @@ def reviewed_samples(context: dg.AssetExecutionContext, config: ReviewConfig,
             "per_language": dg.MetadataValue.md(counts_table(stats.languages, "language")),
             "per_kind": dg.MetadataValue.md(counts_table(stats.kinds, "kind")),
             "reject_reasons": dg.MetadataValue.md(reasons),
-            "examples": dg.MetadataValue.md(samples_markdown(examples)),
+            "examples": dg.MetadataValue.md(samples_markdown(verified.examples)),
         },
         check_results=check_results,
     )
