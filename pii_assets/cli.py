@@ -76,6 +76,7 @@ def materialize(args: argparse.Namespace) -> None:
         result = job.execute_in_process(
             partition_key=key, instance=instance, raise_on_error=False,
             resources={"storage": _storage_resource(args)},
+            run_config={"loggers": {"console": {"config": {"log_level": args.log_level}}}},
         )
         print(f"batch {key}: run {result.run_id} {'succeeded' if result.success else 'FAILED'}")
         if not result.success:
@@ -151,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(func=declare)
     m = bsub.add_parser("materialize", help="generate and review declared batches")
     m.add_argument("keys", nargs="+")
+    m.add_argument("--log-level", default="INFO", help="console log level of the runs (DEBUG shows every event)")
     m.set_defaults(func=materialize)
     s = bsub.add_parser("summary", help="counts per batch, language and label")
     s.add_argument("keys", nargs="*")
@@ -158,6 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     dm = sub.add_parser("demo", help="declare demo-a and demo-b, materialize them, print a summary")
     _spec_options(dm)
+    dm.add_argument("--log-level", default="INFO")
     dm.set_defaults(func=demo)
     sub.add_parser("labelstudio-config", help="print the Label Studio labeling config").set_defaults(
         func=labelstudio_config)

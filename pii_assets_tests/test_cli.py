@@ -56,3 +56,10 @@ def test_definitions_validate_without_deprecation_warnings(user_env):
     assert proc.returncode == 0, proc.stderr
     assert "Validation successful" in proc.stdout + proc.stderr
     assert "Deprecat" not in proc.stderr and "pii_assets" not in proc.stderr.replace("pii_assets.definitions", "")
+
+
+def test_demo_declares_two_batches_and_prints_the_summary(user_env, tmp_path):
+    out = run(["demo", "--size", "60"], user_env).stdout
+    assert "batch demo-a: run" in out and "batch demo-b: run" in out
+    assert "| demo-a | 60 | 0 |" in out and "| demo-b | 60 | 0 |" in out
+    assert "| IBAN |" in out and str(tmp_path / "data") in out
