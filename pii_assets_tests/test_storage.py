@@ -34,3 +34,15 @@ def test_hash_index_round_trip(tmp_path):
     storage.write_hashes(path, [5, 3, 5, 2**63 + 1])
     assert storage.read_hashes(path).tolist() == [3, 5, 2**63 + 1]
     assert storage.read_hashes(tmp_path / "missing.npy").size == 0
+
+
+def test_atomic_files_get_normal_permissions(tmp_path):
+    import os
+    import stat
+
+    path = tmp_path / "f.txt"
+    with atomic_writer(path) as fh:
+        fh.write("x")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask

@@ -87,6 +87,11 @@ class LocaleValues:
         self.months = months
         faker = Faker(locale.faker)
         faker.seed_instance(seed)
+        for provider in faker.providers:
+            # Faker's it_IT builds its city list from a set, so its order (and every draw from it)
+            # changes with PYTHONHASHSEED; sorting makes pools reproducible across processes.
+            if isinstance(getattr(provider, "cities", None), list):
+                provider.cities = sorted(provider.cities)
 
         def pool(method: str, n: int = POOL_SIZE) -> list[str]:
             fn = getattr(faker, method)
