@@ -16,6 +16,8 @@ from pathlib import Path
 from pii_assets.batches import BatchSpec, BatchSpecError, declare_batch, load_spec
 from pii_assets.catalogue import DEFAULT
 from pii_assets.reporting import markdown_table
+from pii_assets.samples import SampleError
+from pii_assets.training.release import ReleaseError
 from pii_assets.storage import LocalStorage, read_jsonl
 
 DEMO_BATCHES = ("demo-a", "demo-b")
@@ -130,6 +132,67 @@ def demo(args: argparse.Namespace) -> None:
           "open the Dagster UI with `make ui`.")
 
 
+def release_create(args: argparse.Namespace) -> None:
+    from pii_assets.training.release import validate_release_key
+
+    instance = _instance()
+    key = validate_release_key(args.release)
+    new = key not in instance.get_dynamic_partitions("releases")
+    instance.add_dynamic_partitions("releases", [key])
+    print(f"release {key}: {'created' if new else 'already exists'}")
+
+
+def release_build(args: argparse.Namespace) -> None:
+    from pii_assets.definitions import defs
+    from pii_assets.training.release import validate_release_key
+
+    instance = _instance()
+    key = validate_release_key(args.release)
+    instance.add_dynamic_partitions("releases", [key])
+    training = {"epochs": args.epochs, "batch_size": args.batch_size, "learning_rate": args.learning_rate,
+                "macro_f1_floor": args.macro_f1_floor, "max_train_samples": args.max_train_samples}
+    result = defs.resolve_job_def("release_job").execute_in_process(
+        partition_key=key, instance=instance, raise_on_error=False,
+        resources={"storage": _storage_resource(args)},
+        run_config={"ops": {"trained_model": {"config": training}},
+                    "loggers": {"console": {"config": {"log_level": args.log_level}}}},
+    )
+    evaluation = Path(args.data_dir) / "releases" / key / "evaluation.json"
+    if evaluation.is_file():
+        report = json.loads(evaluation.read_text(encoding="utf-8"))
+        print(markdown_table(report["summary"].items(), ("test metric", "value")))
+        print()
+        print(markdown_table(((label, m["precision"], m["recall"], m["f1"], m["support"])
+                              for label, m in report["per_label"].items()), ("label", "P", "R", "F1", "support")))
+    print(f"release {key}: run {result.run_id} {'succeeded' if result.success else 'FAILED'}")
+    if not result.success:
+        raise SystemExit(f"error: release {key} failed (a failed macro_f1_floor check fails the release); "
+                         "see the run in the UI")
+
+
+def predict(args: argparse.Namespace) -> None:
+    from pii_assets.storage import atomic_writer
+    from pii_assets.samples import dumps
+    from pii_assets.training.predict import SENSITIVITY, Predictor
+
+    threshold = args.threshold if args.threshold is not None else SENSITIVITY[args.sensitivity]
+    model_dir = Path(args.model)
+    if not (model_dir / "config.json").is_file():
+        raise SystemExit(f"error: {model_dir} is not a model directory (no config.json)")
+    records = []
+    for lineno, record in read_jsonl(args.input):
+        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+            raise SystemExit(f"error: {args.input}:{lineno}: expected an object with a string 'text'")
+        records.append(record)
+    predictor = Predictor(model_dir)
+    with atomic_writer(args.output) as out:
+        for i in range(0, len(records), 64):
+            chunk = records[i:i + 64]
+            for record, spans in zip(chunk, predictor.predict([r["text"] for r in chunk], threshold)):
+                out.write(dumps({**record, "privacy_mask": spans}) + "\n")
+    print(f"{len(records)} texts -> {args.output} (threshold {threshold})")
+
+
 def labelstudio_config(args: argparse.Namespace) -> None:
     sys.stdout.write(DEFAULT.label_studio_config())
 
@@ -158,6 +221,30 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("keys", nargs="*")
     s.set_defaults(func=summary)
 
+    release = sub.add_parser("release", help="create and build releases (manifest, trained model)")
+    rsub = release.add_subparsers(dest="release_command", required=True)
+    rc = rsub.add_parser("create", help="register a release partition")
+    rc.add_argument("release")
+    rc.set_defaults(func=release_create)
+    rb = rsub.add_parser("build", help="materialize release_job for a release on all eligible batches")
+    rb.add_argument("release")
+    rb.add_argument("--epochs", type=int, default=4)
+    rb.add_argument("--batch-size", type=int, default=16)
+    rb.add_argument("--learning-rate", type=float, default=8e-5)
+    rb.add_argument("--macro-f1-floor", type=float, default=0.90)
+    rb.add_argument("--max-train-samples", type=int, default=0, help="0: all")
+    rb.add_argument("--log-level", default="INFO")
+    rb.set_defaults(func=release_build)
+
+    pr = sub.add_parser("predict", help="tag PII spans in {'text': ...} JSONL lines with a model directory")
+    pr.add_argument("--model", required=True, help="a trained model directory (releases/<r>/trained_model)")
+    pr.add_argument("--input", required=True)
+    pr.add_argument("--output", required=True)
+    pr.add_argument("--threshold", type=float, help="token probability for a PII label (overrides --sensitivity)")
+    pr.add_argument("--sensitivity", choices=("high", "medium", "low"), default="low",
+                    help="presets: high=0.1, medium=0.25, low=0.5")
+    pr.set_defaults(func=predict)
+
     dm = sub.add_parser("demo", help="declare demo-a and demo-b, materialize them, print a summary")
     _spec_options(dm)
     dm.add_argument("--log-level", default="INFO")
@@ -184,7 +271,7 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except BatchSpecError as exc:
+    except (BatchSpecError, SampleError, ReleaseError) as exc:
         raise SystemExit(f"error: {exc}") from None
 
 

@@ -2,12 +2,13 @@
 
 import dagster as dg
 
-from pii_assets.assets import batch, training
-from pii_assets.jobs import batch_job
+from pii_assets.assets import batch, release, training
+from pii_assets.jobs import batch_job, release_job
 from pii_assets.resources import default_backbone, default_storage
 
 defs = dg.Definitions(
-    assets=[batch.raw_samples, batch.reviewed_samples, training.training_tokens],
-    jobs=[batch_job],
+    assets=[batch.raw_samples, batch.reviewed_samples, training.training_tokens,
+            release.release_manifest, release.trained_model],
+    jobs=[batch_job, release_job],
     resources={"storage": default_storage(), "backbone": default_backbone()},
 )

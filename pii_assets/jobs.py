@@ -1,4 +1,4 @@
-"""Jobs users run: one batch-partitioned job for the batch assets."""
+"""Jobs users run: one per partitions definition (the CLI cannot mix them in one selection)."""
 
 import dagster as dg
 
@@ -6,4 +6,10 @@ batch_job = dg.define_asset_job(
     "batch_job",
     selection=dg.AssetSelection.groups("batch"),
     description="Generate and review one batch (select the batch key as the partition).",
+)
+
+release_job = dg.define_asset_job(
+    "release_job",
+    selection=dg.AssetSelection.groups("release"),
+    description="Build one release (select the release key): manifest, trained model, evaluation.",
 )

@@ -45,3 +45,57 @@ def samples_markdown(samples: Iterable[Mapping[str, Any]]) -> str:
             "```text\n" + highlight(s).replace("```", "'''") + "\n```"
         )
     return "\n\n".join(parts)
+
+
+def image_markdown(png: bytes, alt: str = "plot") -> str:
+    import base64
+
+    return f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode()})"
+
+
+def _png(fig) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def training_curve_png(history: list[Mapping[str, Any]]) -> bytes:
+    """Training loss and validation macro/micro F1 against the step."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    steps = [h["step"] for h in history]
+    ax.plot(steps, [h["loss"] for h in history], color="tab:red", label="train loss")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    if any("val_macro_f1" in h for h in history):
+        ax2 = ax.twinx()
+        ax2.plot(steps, [h.get("val_macro_f1") for h in history], color="tab:blue", label="val macro F1")
+        ax2.plot(steps, [h.get("val_micro_f1") for h in history], color="tab:cyan", label="val micro F1")
+        ax2.set_ylim(0, 1)
+        ax2.set_ylabel("F1")
+        ax2.legend(loc="lower right")
+    ax.legend(loc="upper right")
+    return _png(fig)
+
+
+def per_label_f1_png(f1_by_label: Mapping[str, float], title: str = "test F1 per label") -> bytes:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = list(f1_by_label)
+    fig, ax = plt.subplots(figsize=(7, 0.25 * len(labels) + 1))
+    ax.barh(labels[::-1], [f1_by_label[l] for l in labels][::-1], color="tab:blue")
+    ax.set_xlim(0, 1)
+    ax.set_title(title)
+    return _png(fig)

@@ -1,0 +1,211 @@
+"""Release-level assets on the ``releases`` partitions: manifest and trained model."""
+
+import json
+from pathlib import Path
+
+import dagster as dg
+
+from pii_assets.assets.batch import reviewed_samples
+from pii_assets.assets.training import training_tokens
+from pii_assets.catalogue import DEFAULT
+from pii_assets.partitions import batches, releases
+from pii_assets.reporting import (
+    counts_table, image_markdown, markdown_table, per_label_f1_png, training_curve_png,
+)
+from pii_assets.resources import BackboneResource, StorageResource
+from pii_assets.storage import LocalStorage, atomic_directory, read_jsonl, write_json
+from pii_assets.training.backbone import BackboneError, load_tokenizer, resolve
+from pii_assets.training.release import (
+    BatchEntry, ReleaseError, build_manifest, load_manifest, release_dir, split_ids,
+)
+
+TRAINED_MODEL_VERSION = "1"
+
+
+def eligible_batches(instance: dg.DagsterInstance, store: LocalStorage) -> tuple[list[BatchEntry], dict[str, str]]:
+    """Batches whose latest review passed every blocking check and whose tokens are current."""
+    entries, excluded = [], {}
+    for key in instance.get_dynamic_partitions(batches.name):
+        latest = {}
+        for asset in (reviewed_samples, training_tokens):
+            records = instance.fetch_materializations(
+                dg.AssetRecordsFilter(asset_key=asset.key, asset_partitions=[key]), limit=1).records
+            latest[asset.key] = records[0] if records else None
+        review, tokens = latest[reviewed_samples.key], latest[training_tokens.key]
+        if review is None or tokens is None:
+            excluded[key] = "reviewed_samples or training_tokens not materialized"
+            continue
+        if tokens.storage_id < review.storage_id:
+            excluded[key] = "training_tokens older than reviewed_samples"
+            continue
+        evaluations = instance.get_records_for_run(
+            run_id=review.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION).records
+        failed = [e.event_log_entry.dagster_event.event_specific_data.check_name for e in evaluations
+                  if e.event_log_entry.dagster_event.event_specific_data.asset_key == reviewed_samples.key
+                  and e.event_log_entry.dagster_event.event_specific_data.blocking
+                  and not e.event_log_entry.dagster_event.event_specific_data.passed]
+        if failed:
+            excluded[key] = "blocking check failed: " + ", ".join(failed)
+            continue
+        entry = BatchEntry(key, store.batch_file(key, "reviewed_samples.jsonl"),
+                           store.batch_file(key, "training_tokens.parquet"))
+        if not (entry.reviewed.is_file() and entry.tokens.is_file()):
+            excluded[key] = "files missing from the artifact store"
+            continue
+        entries.append(entry)
+    return entries, excluded
+
+
+@dg.asset(
+    partitions_def=releases,
+    group_name="release",
+    deps=[dg.AssetDep(training_tokens, partition_mapping=dg.AllPartitionMapping())],
+    kinds={"json", "parquet"},
+    description="The release's lineage: eligible batches with content hashes, the split of every "
+                "sample (by group), config, library versions and git commit.",
+)
+def release_manifest(context: dg.AssetExecutionContext, storage: StorageResource,
+                     backbone: BackboneResource) -> dg.MaterializeResult:
+    release = context.partition_key
+    store = storage.store()
+    entries, excluded = eligible_batches(context.instance, store)
+    config = {"backbone": backbone.backbone, "max_length": backbone.max_length, "stride": backbone.stride,
+              "split_seed": release}
+    try:
+        manifest = build_manifest(store, release, entries, config, excluded)
+    except ReleaseError as exc:
+        raise dg.Failure(description=str(exc)) from None
+    context.log.info(f"release {release}: {len(entries)} batches, {manifest['samples']} samples, "
+                     f"splits {manifest['splits']}, excluded {excluded or 'none'}")
+    return dg.MaterializeResult(metadata={
+        "batches": dg.MetadataValue.md(markdown_table(
+            ((b["key"], b["samples"], b["reviewed_sha256"][:12], b["tokens_sha256"][:12]) for b in manifest["batches"]),
+            ("batch", "samples", "reviewed sha256", "tokens sha256"))),
+        "excluded_batches": dg.MetadataValue.json(excluded),
+        "samples": manifest["samples"],
+        "splits": dg.MetadataValue.md(counts_table(manifest["splits"], "split", ("train", "validation", "test"))),
+        "git_commit": manifest["git_commit"],
+        "manifest_sha256": manifest["manifest_sha256"],
+        "path": dg.MetadataValue.path(str(release_dir(store, release) / "manifest.json")),
+    })
+
+
+class TrainingConfig(dg.Config):
+    epochs: int = 4
+    batch_size: int = 16
+    learning_rate: float = 8e-5
+    warmup_ratio: float = 0.1
+    patience: int = 2
+    evals_per_epoch: int = 2
+    coref_weight: float = 0.3
+    max_train_samples: int = 0
+    """Use at most this many training samples (0: all), for quick runs."""
+    macro_f1_floor: float = 0.90
+    """Blocking check: test-split strict macro F1 below this fails the release."""
+    seed: int = 0
+
+
+def _gold(paths: list[Path], ids: set[str]) -> dict[str, tuple[str, list]]:
+    gold = {}
+    for path in paths:
+        for _, sample in read_jsonl(path):
+            if sample["id"] in ids and sample["id"] not in gold:
+                gold[sample["id"]] = (sample["language"],
+                                      [(s["start"], s["end"], s["label"]) for s in sample["privacy_mask"]])
+    return gold
+
+
+def _report_tables(report) -> dict[str, dg.MetadataValue]:
+    per_label = [(label, *(prf.as_dict()[k] for k in ("precision", "recall", "f1", "support")))
+                 for label, prf in sorted(report.per_label.items(), key=lambda kv: DEFAULT.names.index(kv[0])
+                                          if kv[0] in DEFAULT.names else 99)]
+    per_language = [(lang, *(prf.as_dict()[k] for k in ("precision", "recall", "f1", "support")))
+                    for lang, prf in sorted(report.per_language.items())]
+    f1s = {label: prf.f1 for label, prf in report.per_label.items()}
+    return {
+        "test_per_label": dg.MetadataValue.md(markdown_table(per_label, ("label", "P", "R", "F1", "support"))),
+        "test_per_language": dg.MetadataValue.md(markdown_table(per_language, ("language", "P", "R", "F1", "support"))),
+        "test_f1_plot": dg.MetadataValue.md(image_markdown(per_label_f1_png(f1s), "F1 per label")),
+    }
+
+
+@dg.asset(
+    partitions_def=releases,
+    group_name="release",
+    deps=[release_manifest],
+    code_version=TRAINED_MODEL_VERSION,
+    kinds={"pytorch"},
+    check_specs=[dg.AssetCheckSpec("macro_f1_floor", asset="trained_model", blocking=True,
+                                   description="Strict entity-level macro F1 on the test split is at "
+                                               "least the configured floor.")],
+    description="Multi-task token classifier (PII IOB2 head + coreference head) trained on the "
+                "release's train split, early-stopped on validation macro F1, evaluated on test.",
+)
+def trained_model(context: dg.AssetExecutionContext, config: TrainingConfig, storage: StorageResource,
+                  backbone: BackboneResource) -> dg.MaterializeResult:
+    from pii_assets.training.model import PiiModel
+    from pii_assets.training.train import TrainConfig, Windows, evaluate_windows, train
+
+    release = context.partition_key
+    store = storage.store()
+    try:
+        manifest = load_manifest(store, release)
+        if manifest["config"]["backbone"] != backbone.backbone:
+            raise ReleaseError(f"release {release}: its tokens were made with backbone "
+                               f"{manifest['config']['backbone']!r}, not {backbone.backbone!r}; "
+                               "rebuild the tokens and the manifest")
+        tokenizer = load_tokenizer(backbone.backbone)
+    except (ReleaseError, BackboneError) as exc:
+        raise dg.Failure(description=str(exc)) from None
+    ids = split_ids(store, release)
+    train_ids = ids["train"]
+    if config.max_train_samples:
+        train_ids = set(sorted(train_ids)[: config.max_train_samples])
+    token_paths = [store.batch_file(b["key"], "training_tokens.parquet") for b in manifest["batches"]]
+    reviewed_paths = [store.batch_file(b["key"], "reviewed_samples.jsonl") for b in manifest["batches"]]
+    train_windows = Windows.read(token_paths, train_ids)
+    val_windows = Windows.read(token_paths, ids["validation"])
+    test_windows = Windows.read(token_paths, ids["test"])
+    val_gold, test_gold = _gold(reviewed_paths, ids["validation"]), _gold(reviewed_paths, ids["test"])
+    n_coref = max(2, 1 + max((int(c.max()) for c in train_windows.coref if len(c)), default=1))
+    model = PiiModel.from_backbone(resolve(backbone.backbone), DEFAULT, n_coref)
+    train_config = TrainConfig(epochs=config.epochs, batch_size=config.batch_size,
+                               learning_rate=config.learning_rate, warmup_ratio=config.warmup_ratio,
+                               patience=config.patience, evals_per_epoch=config.evals_per_epoch,
+                               coref_weight=config.coref_weight, seed=config.seed)
+    result = train(model, train_windows, val_windows, val_gold, tokenizer.pad_token_id, train_config,
+                   log=context.log.info)
+    report = evaluate_windows(model, test_windows, test_gold, tokenizer.pad_token_id)
+    summary = report.summary()
+    directory = release_dir(store, release) / "trained_model"
+    with atomic_directory(directory) as tmp:
+        model.save(tmp, tokenizer)
+    write_json(release_dir(store, release) / "evaluation.json", {
+        "release": release, "split": "test", "summary": summary,
+        "per_label": {l: p.as_dict() for l, p in report.per_label.items()},
+        "per_language": {l: p.as_dict() for l, p in report.per_language.items()},
+        "training": {"history": result.history, "best_val_macro_f1": result.best_macro_f1,
+                     "best_step": result.best_step, "steps": result.steps, "seconds": round(result.seconds, 1),
+                     "stopped_early": result.stopped_early, "config": train_config.to_json(),
+                     "train_windows": len(train_windows), "train_samples": len(train_ids)},
+    })
+    context.log.info("test: " + json.dumps(summary))
+    passed = report.macro_f1 >= config.macro_f1_floor
+    return dg.MaterializeResult(
+        metadata={
+            **{k: v for k, v in summary.items()},
+            "best_val_macro_f1": round(result.best_macro_f1, 4),
+            "train_samples": len(train_ids),
+            "train_windows": len(train_windows),
+            "steps": result.steps,
+            "training_seconds": round(result.seconds, 1),
+            "stopped_early": result.stopped_early,
+            "backbone": backbone.backbone,
+            "curve": dg.MetadataValue.md(image_markdown(training_curve_png(result.history), "training curve")),
+            **_report_tables(report),
+            "path": dg.MetadataValue.path(str(directory)),
+        },
+        check_results=[dg.AssetCheckResult(
+            check_name="macro_f1_floor", passed=passed,
+            metadata={"test_macro_f1": round(report.macro_f1, 4), "floor": config.macro_f1_floor})],
+    )

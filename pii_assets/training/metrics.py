@@ -1,0 +1,132 @@
+"""Honest span metrics: strict entity-level P/R/F1 and character-level masking P/R/F2.
+
+Entity-level (seqeval "strict" on character spans): a predicted entity counts only if its
+label, start and end all equal a gold entity's. Micro averages pool all entities; macro averages
+the per-label F1 over labels that occur in the gold data or the predictions. The ``O`` class is
+never counted (the mistake that inflates token-level weighted F1).
+
+Character-level masking is label-agnostic: which characters would a filter mask? Precision,
+recall and F2 (recall weighted twice, as Presidio reports) over characters.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+Span = tuple[int, int, str]  # start, end, label
+
+
+@dataclass
+class PRF:
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
+
+    def f(self, beta: float = 1.0) -> float:
+        p, r = self.precision, self.recall
+        b2 = beta * beta
+        return (1 + b2) * p * r / (b2 * p + r) if p + r else 0.0
+
+    @property
+    def f1(self) -> float:
+        return self.f(1.0)
+
+    def as_dict(self, beta: float = 1.0) -> dict[str, float]:
+        key = "f1" if beta == 1.0 else f"f{beta:g}"
+        return {"precision": round(self.precision, 4), "recall": round(self.recall, 4),
+                key: round(self.f(beta), 4), "support": self.tp + self.fn}
+
+
+@dataclass
+class EntityReport:
+    micro: PRF = field(default_factory=PRF)
+    per_label: dict[str, PRF] = field(default_factory=lambda: defaultdict(PRF))
+    per_language: dict[str, PRF] = field(default_factory=lambda: defaultdict(PRF))
+    masking: PRF = field(default_factory=PRF)  # character level, label-agnostic
+
+    @property
+    def macro_f1(self) -> float:
+        labels = [prf for prf in self.per_label.values() if prf.tp + prf.fn + prf.fp]
+        return sum(p.f1 for p in labels) / len(labels) if labels else 0.0
+
+    @property
+    def macro_precision(self) -> float:
+        labels = [prf for prf in self.per_label.values() if prf.tp + prf.fn + prf.fp]
+        return sum(p.precision for p in labels) / len(labels) if labels else 0.0
+
+    @property
+    def macro_recall(self) -> float:
+        labels = [prf for prf in self.per_label.values() if prf.tp + prf.fn + prf.fp]
+        return sum(p.recall for p in labels) / len(labels) if labels else 0.0
+
+    def summary(self) -> dict[str, float]:
+        return {
+            "micro_precision": round(self.micro.precision, 4), "micro_recall": round(self.micro.recall, 4),
+            "micro_f1": round(self.micro.f1, 4), "macro_precision": round(self.macro_precision, 4),
+            "macro_recall": round(self.macro_recall, 4), "macro_f1": round(self.macro_f1, 4),
+            "char_precision": round(self.masking.precision, 4), "char_recall": round(self.masking.recall, 4),
+            "char_f2": round(self.masking.f(2.0), 4),
+        }
+
+
+def _covered(spans: Iterable[Span]) -> set[int]:
+    chars: set[int] = set()
+    for start, end, _ in spans:
+        chars.update(range(start, end))
+    return chars
+
+
+def evaluate(examples: Iterable[tuple[str, Sequence[Span], Sequence[Span]]]) -> EntityReport:
+    """``examples``: (language, gold spans, predicted spans) per text."""
+    report = EntityReport()
+    for language, gold, pred in examples:
+        gold_set, pred_set = set(gold), set(pred)
+        for span in gold_set | pred_set:
+            label = span[2]
+            hit = span in gold_set and span in pred_set
+            for prf in (report.micro, report.per_label[label], report.per_language[language]):
+                if hit:
+                    prf.tp += 1
+                elif span in gold_set:
+                    prf.fn += 1
+                else:
+                    prf.fp += 1
+        g, p = _covered(gold_set), _covered(pred_set)
+        report.masking.tp += len(g & p)
+        report.masking.fp += len(p - g)
+        report.masking.fn += len(g - p)
+    return report
+
+
+def decode_iob2(tokens: Iterable[tuple[int, int, str]]) -> list[Span]:
+    """Character spans from ``(start, end, tag)`` tokens in text order.
+
+    ``B-X`` starts an entity; ``I-X`` continues an entity of type X, and also starts one after
+    ``O`` or another type (conlleval's lenient start, so a model is not punished twice).
+    """
+    spans: list[Span] = []
+    current: list | None = None
+    for start, end, tag in tokens:
+        if tag == "O" or tag.startswith("B-") or current is None or tag[2:] != current[2]:
+            if current:
+                spans.append((current[0], current[1], current[2]))
+            current = [start, end, tag[2:]] if tag != "O" else None
+        else:
+            current[1] = end
+    if current:
+        spans.append((current[0], current[1], current[2]))
+    return spans
+
+
+def label_counts(spans: Iterable[Span]) -> Counter:
+    return Counter(label for _, _, label in spans)

@@ -1,0 +1,115 @@
+"""The multi-task PII model: a transformers token classifier (the PII head) + a coreference head.
+
+Saved so that ``AutoModelForTokenClassification.from_pretrained(dir)`` and
+``transformers.pipeline("token-classification", model=dir)`` load the PII head directly; the
+coreference head sits beside it in ``coref_head.safetensors`` and ``label_mappings.json`` has
+the Kiji proxy's format ``{"pii": {"label2id", "id2label"}, "coref": {"id2label"}}``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from pii_assets.catalogue import DEFAULT, Catalogue
+from pii_assets.training.metrics import Span, decode_iob2
+
+COREF_HEAD = "coref_head.safetensors"
+LABEL_MAPPINGS = "label_mappings.json"
+
+
+def coref_labels(n: int) -> dict[int, str]:
+    return {0: "NO_COREF", **{i: f"CLUSTER_{i}" for i in range(1, n)}}
+
+
+def device_and_dtype() -> tuple[torch.device, torch.dtype | None]:
+    """CUDA with bf16 autocast where available, CPU in fp32 otherwise."""
+    if torch.cuda.is_available():
+        return torch.device("cuda"), torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.device("cpu"), None
+
+
+class PiiModel(nn.Module):
+    def __init__(self, token_model: nn.Module, n_coref: int):
+        super().__init__()
+        self.token_model = token_model
+        hidden = token_model.config.hidden_size
+        dropout = getattr(token_model.config, "hidden_dropout_prob", 0.1)
+        self.dropout = nn.Dropout(dropout)
+        self.coref = nn.Linear(hidden, n_coref)
+        self.n_coref = n_coref
+
+    @classmethod
+    def from_backbone(cls, path_or_name: str, catalogue: Catalogue = DEFAULT, n_coref: int = 3) -> PiiModel:
+        from transformers import AutoModelForTokenClassification
+
+        tags = catalogue.iob2_labels()
+        model = AutoModelForTokenClassification.from_pretrained(
+            path_or_name, num_labels=len(tags), id2label=dict(enumerate(tags)),
+            label2id={t: i for i, t in enumerate(tags)}, ignore_mismatched_sizes=True)
+        return cls(model, n_coref)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor):
+        out = self.token_model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True)
+        coref_logits = self.coref(self.dropout(out.hidden_states[-1]))
+        return out.logits, coref_logits
+
+    def save(self, directory: Path, tokenizer) -> None:
+        from safetensors.torch import save_file
+
+        directory.mkdir(parents=True, exist_ok=True)
+        self.token_model.save_pretrained(directory)
+        tokenizer.save_pretrained(directory)
+        save_file({k: v.detach().cpu().contiguous() for k, v in self.coref.state_dict().items()},
+                  str(directory / COREF_HEAD))
+        config = self.token_model.config
+        mappings = {
+            "pii": {"label2id": dict(config.label2id), "id2label": {str(k): v for k, v in config.id2label.items()}},
+            "coref": {"id2label": {str(k): v for k, v in coref_labels(self.n_coref).items()}},
+        }
+        (directory / LABEL_MAPPINGS).write_text(json.dumps(mappings, indent=2) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, directory: Path) -> PiiModel:
+        from safetensors.torch import load_file
+        from transformers import AutoModelForTokenClassification
+
+        mappings = json.loads((directory / LABEL_MAPPINGS).read_text(encoding="utf-8"))
+        model = cls(AutoModelForTokenClassification.from_pretrained(directory), len(mappings["coref"]["id2label"]))
+        model.coref.load_state_dict(load_file(str(directory / COREF_HEAD)))
+        return model
+
+
+def merge_windows(windows: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
+                  ) -> list[tuple[int, int, int, float]]:
+    """Token predictions of one text from overlapping windows.
+
+    ``windows``: (token_start, token_end, predicted id, probability) arrays per window, special
+    tokens already removed. A token seen in several windows keeps the prediction of the window
+    in which it sits furthest from an edge (most context on both sides).
+    """
+    best: dict[tuple[int, int], tuple[int, int, float]] = {}
+    for starts, ends, preds, probs in windows:
+        n = len(starts)
+        for i in range(n):
+            depth = min(i, n - 1 - i)
+            key = (int(starts[i]), int(ends[i]))
+            if key not in best or depth > best[key][0]:
+                best[key] = (depth, int(preds[i]), float(probs[i]))
+    return [(s, e, pred, prob) for (s, e), (_, pred, prob) in sorted(best.items())]
+
+
+def tokens_to_spans(tokens: list[tuple[int, int, int, float]], id2label: dict[int, str]
+                    ) -> list[tuple[Span, float]]:
+    """Decoded spans with their score (mean probability of their tokens)."""
+    spans = decode_iob2((s, e, id2label[p]) for s, e, p, _ in tokens)
+    out = []
+    for start, end, label in spans:
+        probs = [prob for s, e, _, prob in tokens if s >= start and e <= end]
+        out.append(((start, end, label), float(np.mean(probs)) if probs else 0.0))
+    return out

@@ -1,0 +1,232 @@
+"""Training loop: dynamic padding, length-grouped batches, AdamW + warmup, early stopping on
+strict entity-level macro F1 of the validation split. Plain PyTorch, no Dagster."""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import torch
+from torch import nn
+
+from pii_assets.training.metrics import EntityReport, Span, evaluate
+from pii_assets.training.model import PiiModel, device_and_dtype, merge_windows, tokens_to_spans
+from pii_assets.training.tokens import IGNORE
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 4
+    batch_size: int = 16
+    learning_rate: float = 8e-5
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.01
+    patience: int = 2
+    """Evaluations without a better validation macro F1 before stopping."""
+    evals_per_epoch: int = 2
+    coref_weight: float = 0.3
+    group_by_length: bool = True
+    fixed_length: int | None = None
+    """Pad every batch to this many tokens instead (the baseline of the throughput benchmark)."""
+    seed: int = 0
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Windows:
+    """Token windows of one split, as numpy arrays (unpadded)."""
+
+    sample_id: list[str]
+    input_ids: list[np.ndarray]
+    labels: list[np.ndarray]
+    coref: list[np.ndarray]
+    token_start: list[np.ndarray]
+    token_end: list[np.ndarray]
+
+    def __len__(self) -> int:
+        return len(self.sample_id)
+
+    @classmethod
+    def from_frame(cls, df: pl.DataFrame) -> Windows:
+        def arrays(col: str, dtype) -> list[np.ndarray]:
+            return [np.asarray(x, dtype=dtype) for x in df[col].to_list()]
+
+        return cls(df["sample_id"].to_list(), arrays("input_ids", np.int64), arrays("labels", np.int64),
+                   arrays("coref", np.int64), arrays("token_start", np.int64), arrays("token_end", np.int64))
+
+    @classmethod
+    def read(cls, paths: Sequence[Path], sample_ids: set[str] | None = None) -> Windows:
+        frames = [pl.read_parquet(p) for p in paths]
+        df = pl.concat(frames) if frames else pl.DataFrame()
+        if sample_ids is not None and df.height:
+            df = df.filter(pl.col("sample_id").is_in(list(sample_ids)))
+        return cls.from_frame(df) if df.height else cls([], [], [], [], [], [])
+
+
+def length_grouped_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator,
+                           mega: int = 50) -> list[np.ndarray]:
+    """Shuffled batches of similar length: sort within random mega-batches, shuffle batch order."""
+    order = rng.permutation(len(lengths))
+    batches = []
+    for i in range(0, len(order), batch_size * mega):
+        chunk = order[i:i + batch_size * mega]
+        chunk = chunk[np.argsort(-lengths[chunk], kind="stable")]
+        batches += [chunk[j:j + batch_size] for j in range(0, len(chunk), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def collate(windows: Windows, idx: np.ndarray, pad_id: int, fixed_length: int | None = None):
+    length = fixed_length or max(len(windows.input_ids[i]) for i in idx)
+    n = len(idx)
+    input_ids = np.full((n, length), pad_id, dtype=np.int64)
+    attention = np.zeros((n, length), dtype=np.int64)
+    labels = np.full((n, length), IGNORE, dtype=np.int64)
+    coref = np.full((n, length), IGNORE, dtype=np.int64)
+    for row, i in enumerate(idx):
+        k = min(len(windows.input_ids[i]), length)
+        input_ids[row, :k] = windows.input_ids[i][:k]
+        attention[row, :k] = 1
+        labels[row, :k] = windows.labels[i][:k]
+        coref[row, :k] = windows.coref[i][:k]
+    return (torch.from_numpy(input_ids), torch.from_numpy(attention), torch.from_numpy(labels),
+            torch.from_numpy(coref))
+
+
+@torch.no_grad()
+def predict(model: PiiModel, windows: Windows, pad_id: int, batch_size: int = 32):
+    """Per window: (predicted PII ids, their probabilities) over all tokens incl. specials."""
+    device, autocast_dtype = device_and_dtype()
+    model.eval().to(device)
+    out: list[tuple[np.ndarray, np.ndarray]] = [None] * len(windows)  # type: ignore[list-item]
+    order = np.argsort([len(x) for x in windows.input_ids])
+    for i in range(0, len(order), batch_size):
+        idx = order[i:i + batch_size]
+        input_ids, attention, _, _ = collate(windows, idx, pad_id)
+        with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
+            logits, _ = model(input_ids.to(device), attention.to(device))
+        probs = torch.softmax(logits.float(), dim=-1)
+        conf, pred = probs.max(dim=-1)
+        for row, w in enumerate(idx):
+            n = len(windows.input_ids[w])
+            out[w] = (pred[row, :n].cpu().numpy(), conf[row, :n].cpu().numpy())
+    return out
+
+
+def predicted_spans(windows: Windows, predictions, id2label: dict[int, str]) -> dict[str, list[tuple[Span, float]]]:
+    """Merge window predictions per sample and decode them into scored character spans."""
+    per_sample: dict[str, list] = {}
+    for w, (pred, prob) in enumerate(predictions):
+        keep = windows.labels[w] != IGNORE  # drops special tokens (same positions as the input)
+        per_sample.setdefault(windows.sample_id[w], []).append(
+            (windows.token_start[w][keep], windows.token_end[w][keep], pred[keep], prob[keep]))
+    return {sid: tokens_to_spans(merge_windows(ws), id2label) for sid, ws in per_sample.items()}
+
+
+def evaluate_windows(model: PiiModel, windows: Windows, gold: dict[str, tuple[str, list[Span]]],
+                     pad_id: int) -> EntityReport:
+    """Strict entity-level report of ``model`` on ``windows`` against gold spans per sample id."""
+    id2label = {int(k): v for k, v in model.token_model.config.id2label.items()}
+    spans = predicted_spans(windows, predict(model, windows, pad_id), id2label)
+    return evaluate((language, gold_spans, [s for s, _ in spans.get(sid, [])])
+                    for sid, (language, gold_spans) in gold.items())
+
+
+@dataclass
+class TrainResult:
+    history: list[dict] = field(default_factory=list)
+    best_macro_f1: float = -1.0
+    best_step: int = 0
+    steps: int = 0
+    seconds: float = 0.0
+    windows_per_second: float = 0.0
+    stopped_early: bool = False
+
+
+def train(model: PiiModel, train_windows: Windows, val_windows: Windows,
+          val_gold: dict[str, tuple[str, list[Span]]], pad_id: int, config: TrainConfig,
+          log: Callable[[str], None] = print) -> TrainResult:
+    """Train in place; the model ends with the weights of the best validation macro F1."""
+    from transformers import get_linear_schedule_with_warmup
+
+    if not len(train_windows):
+        raise ValueError("no training windows: the release has no samples in its train split")
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    device, autocast_dtype = device_and_dtype()
+    model.to(device)
+    lengths = np.array([len(x) for x in train_windows.input_ids])
+    steps_per_epoch = math.ceil(len(lengths) / config.batch_size)
+    total_steps = steps_per_epoch * config.epochs
+    no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight")
+    params = [
+        {"params": [p for n, p in model.named_parameters() if not any(nd in n for nd in no_decay)],
+         "weight_decay": config.weight_decay},
+        {"params": [p for n, p in model.named_parameters() if any(nd in n for nd in no_decay)],
+         "weight_decay": 0.0},
+    ]
+    optimizer = torch.optim.AdamW(params, lr=config.learning_rate)
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * total_steps), total_steps)
+    loss_fn = nn.CrossEntropyLoss(ignore_index=IGNORE)
+    eval_every = max(1, steps_per_epoch // max(1, config.evals_per_epoch))
+    result, best_state, bad_evals, seen = TrainResult(), None, 0, 0
+    start, running = time.perf_counter(), []
+    log(f"training {len(lengths)} windows, {config.epochs} epochs x {steps_per_epoch} steps on {device}")
+    for epoch in range(config.epochs):
+        model.train()
+        if config.group_by_length:
+            batches = length_grouped_batches(lengths, config.batch_size, rng)
+        else:
+            order = rng.permutation(len(lengths))
+            batches = [order[i:i + config.batch_size] for i in range(0, len(order), config.batch_size)]
+        for idx in batches:
+            input_ids, attention, labels, coref = (t.to(device) for t in collate(
+                train_windows, idx, pad_id, config.fixed_length))
+            with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
+                pii_logits, coref_logits = model(input_ids, attention)
+            loss = loss_fn(pii_logits.float().flatten(0, 1), labels.flatten())
+            if config.coref_weight:
+                loss = loss + config.coref_weight * loss_fn(coref_logits.float().flatten(0, 1), coref.flatten())
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            result.steps += 1
+            seen += len(idx)
+            running.append(loss.item())
+            if result.steps % eval_every == 0 or result.steps == total_steps:
+                entry = {"step": result.steps, "epoch": round(result.steps / steps_per_epoch, 2),
+                         "loss": round(float(np.mean(running)), 4), "lr": scheduler.get_last_lr()[0]}
+                running = []
+                if len(val_windows):
+                    report = evaluate_windows(model, val_windows, val_gold, pad_id)
+                    entry.update({"val_macro_f1": round(report.macro_f1, 4),
+                                  "val_micro_f1": round(report.micro.f1, 4)})
+                    model.train()
+                    if report.macro_f1 > result.best_macro_f1:
+                        result.best_macro_f1, result.best_step, bad_evals = report.macro_f1, result.steps, 0
+                        best_state = copy.deepcopy(model.state_dict())
+                    else:
+                        bad_evals += 1
+                result.history.append(entry)
+                log(" ".join(f"{k}={v}" for k, v in entry.items()))
+                if bad_evals >= config.patience:
+                    result.stopped_early = True
+                    break
+        if result.stopped_early:
+            log(f"early stop at step {result.steps}: no better validation macro F1 for {bad_evals} evaluations")
+            break
+    result.seconds = time.perf_counter() - start
+    result.windows_per_second = seen / result.seconds if result.seconds else 0.0
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    return result

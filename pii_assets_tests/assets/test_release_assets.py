@@ -1,0 +1,133 @@
+"""A release built on a real instance: manifest from eligible batches, a trained tiny model."""
+
+import json
+import shutil
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from pii_assets.assets.batch import raw_samples, reviewed_samples
+from pii_assets.assets.release import release_manifest, trained_model
+from pii_assets.assets.training import training_tokens
+from pii_assets.batches import BatchSpec, declare_batch
+from pii_assets.partitions import batches, releases
+from pii_assets.resources import BackboneResource, StorageResource
+from pii_assets.storage import LocalStorage
+
+BATCH_ASSETS = [raw_samples, reviewed_samples, training_tokens]
+RELEASE_ASSETS = [release_manifest, trained_model]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, tiny_backbone):
+    root = tmp_path_factory.mktemp("release")
+    storage = LocalStorage(root / "data")
+    resources = {"storage": StorageResource(root=str(storage.root)),
+                 "backbone": BackboneResource(backbone=tiny_backbone, max_length=96, stride=16)}
+    with dg.instance_for_test() as instance:
+        for key, seed in (("b1", 1), ("b2", 2), ("dup", 3)):
+            declare_batch(storage, BatchSpec(key, size=120, seed=seed, languages=("en", "de")))
+            instance.add_dynamic_partitions(batches.name, [key])
+        for key in ("b1", "b2"):
+            assert dg.materialize(BATCH_ASSETS, partition_key=key, instance=instance, resources=resources).success
+        # "dup" re-delivers b1's samples: its blocking rejected_ratio check fails, so no release may use it
+        assert dg.materialize([raw_samples], partition_key="dup", instance=instance, resources=resources).success
+        shutil.copy(storage.batch_file("b1", "raw_samples.jsonl"), storage.batch_file("dup", "raw_samples.jsonl"))
+        assert not dg.materialize([reviewed_samples], partition_key="dup", instance=instance, resources=resources,
+                                  raise_on_error=False).success
+        assert dg.materialize([training_tokens], partition_key="dup", instance=instance, resources=resources).success
+        instance.add_dynamic_partitions(releases.name, ["r1", "strict"])
+        train_cfg = {"epochs": 2, "batch_size": 16, "learning_rate": 3e-3, "macro_f1_floor": 0.0}
+        result = dg.materialize(RELEASE_ASSETS, partition_key="r1", instance=instance, resources=resources,
+                                run_config={"ops": {"trained_model": {"config": train_cfg}}})
+        strict = dg.materialize(RELEASE_ASSETS, partition_key="strict", instance=instance, resources=resources,
+                                raise_on_error=False,
+                                run_config={"ops": {"trained_model": {"config": {**train_cfg, "epochs": 1,
+                                                                                 "macro_f1_floor": 0.99}}}})
+        yield storage, result, strict, instance
+
+
+def test_manifest_lists_eligible_batches_with_hashes_and_group_disjoint_splits(built):
+    storage, result, _, _ = built
+    assert result.success
+    manifest = json.loads((storage.root / "releases/r1/manifest.json").read_text())
+    assert [b["key"] for b in manifest["batches"]] == ["b1", "b2"]
+    assert "blocking check failed: rejected_ratio" in manifest["excluded_batches"]["dup"]
+    assert all(len(b["reviewed_sha256"]) == 64 and len(b["tokens_sha256"]) == 64 for b in manifest["batches"])
+    assert manifest["samples"] == 240 and sum(manifest["splits"].values()) == 240
+    assert manifest["libraries"]["torch"].startswith("2.") and manifest["git_commit"]
+    splits = pl.read_parquet(storage.root / "releases/r1/splits.parquet")
+    assert splits.group_by("group").agg(pl.col("split").n_unique().alias("n"))["n"].max() == 1
+    assert set(splits["split"].unique()) == {"train", "validation", "test"}
+
+
+def test_trained_model_loads_with_transformers_and_has_the_coref_head(built):
+    from transformers import AutoModelForTokenClassification, pipeline
+
+    storage, result, _, _ = built
+    directory = storage.root / "releases/r1/trained_model"
+    model = AutoModelForTokenClassification.from_pretrained(directory)
+    assert model.config.id2label[1] == "B-FIRSTNAME" and model.config.num_labels == 49
+    mappings = json.loads((directory / "label_mappings.json").read_text())
+    assert set(mappings) == {"pii", "coref"} and mappings["pii"]["label2id"]["O"] == 0
+    assert mappings["coref"]["id2label"]["0"] == "NO_COREF"
+    assert (directory / "coref_head.safetensors").is_file()
+    tagger = pipeline("token-classification", model=str(directory))
+    assert isinstance(tagger("Anna Schmidt lives in Berlin."), list)
+    evaluation = json.loads((storage.root / "releases/r1/evaluation.json").read_text())
+    assert {"macro_f1", "micro_f1", "char_f2"} <= set(evaluation["summary"])
+    assert evaluation["training"]["history"] and evaluation["training"]["steps"] > 0
+
+
+def test_trained_model_metadata_and_macro_f1_floor_check(built):
+    _, result, strict, instance = built
+    mat = instance.get_latest_materialization_event(dg.AssetKey("trained_model"))
+    checks = {e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data.passed
+              for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
+    assert checks == {"macro_f1_floor": True}
+    strict_checks = {e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data.passed
+                     for e in strict.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
+    assert strict_checks == {"macro_f1_floor": False} and not strict.success
+    md = result.asset_materializations_for_node("trained_model")[0].metadata
+    assert "data:image/png;base64," in md["curve"].value and "| FIRSTNAME |" in md["test_per_label"].value
+    assert mat is not None
+
+
+def test_predict_on_the_trained_model_any_length(built, tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from pii_assets.training.predict import Predictor
+
+    storage = built[0]
+    directory = storage.root / "releases/r1/trained_model"
+    predictor = Predictor(directory)
+    long_text = "Bitte rufen Sie Anna Schmidt an. " * 3000  # ~100k characters
+    texts = ["", "Call Anna Schmidt on +49 30 901820 or mail anna.schmidt@web.de.", long_text]
+    strict, sensitive = predictor.predict(texts, threshold=0.5), predictor.predict(texts, threshold=0.01)
+    assert strict[0] == [] and len(strict) == 3
+    for text, spans in zip(texts, sensitive):
+        for span in spans:
+            assert text[span["start"]:span["end"]] == span["value"] and 0 <= span["score"] <= 1
+    assert sum(map(len, sensitive)) >= sum(map(len, strict))
+    assert sensitive[2] and max(s["end"] for s in sensitive[2]) > 90_000  # the tail is covered, not truncated
+
+    good = tmp_path / "in.jsonl"
+    good.write_text('{"text": "Anna Schmidt, anna@web.de", "id": 7}\n{"text": ""}\n')
+    out = tmp_path / "out.jsonl"
+    bin_dir = Path(sys.executable).parent
+    proc = subprocess.run([str(bin_dir / "pii-assets"), "predict", "--model", str(directory), "--input", str(good),
+                           "--output", str(out), "--sensitivity", "high"], capture_output=True, text=True,
+                          env=os.environ.copy(), timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    lines = [json.loads(l) for l in out.read_text().splitlines()]
+    assert lines[0]["id"] == 7 and "privacy_mask" in lines[0] and lines[1]["privacy_mask"] == []
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"text": "ok"}\n{"txt": "missing"}\n')
+    proc = subprocess.run([str(bin_dir / "pii-assets"), "predict", "--model", str(directory), "--input", str(bad),
+                           "--output", str(tmp_path / "never.jsonl")], capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0 and "bad.jsonl:2" in proc.stderr
+    assert not (tmp_path / "never.jsonl").exists()

@@ -1,0 +1,29 @@
+import pytest
+
+from pii_assets.training.metrics import decode_iob2, evaluate
+
+
+def test_strict_matching_needs_label_start_and_end():
+    gold = [(0, 4, "FIRSTNAME"), (5, 12, "SURNAME"), (20, 30, "EMAIL")]
+    pred = [(0, 4, "FIRSTNAME"), (5, 11, "SURNAME"), (20, 30, "URL"), (40, 45, "CITY")]
+    report = evaluate([("en", gold, pred)])
+    assert (report.micro.tp, report.micro.fp, report.micro.fn) == (1, 3, 2)
+    assert report.per_label["FIRSTNAME"].f1 == 1.0
+    assert report.per_label["SURNAME"].f1 == 0.0 and report.per_label["CITY"].precision == 0.0
+    assert report.macro_f1 == pytest.approx(1 / 5)  # FIRSTNAME 1.0, SURNAME, EMAIL, URL, CITY 0.0
+    # characters: gold 4+7+10=21, predicted 4+6+10+5=25, overlap 4+6+10=20
+    assert report.masking.tp == 20 and report.masking.fp == 5 and report.masking.fn == 1
+    assert report.masking.f(2.0) == pytest.approx(5 * (20 / 25) * (20 / 21) / (4 * (20 / 25) + 20 / 21))
+
+
+def test_per_language_and_empty_texts():
+    report = evaluate([("de", [], []), ("fr", [(0, 3, "AGE")], [(0, 3, "AGE")]), ("de", [(0, 2, "AGE")], [])])
+    assert report.per_language["fr"].f1 == 1.0 and report.per_language["de"].recall == 0.0
+    assert report.summary()["micro_f1"] == round(2 / 3, 4)
+
+
+def test_decode_iob2_strict_types_and_lenient_start():
+    tokens = [(0, 4, "B-FIRSTNAME"), (5, 9, "I-FIRSTNAME"), (10, 12, "O"), (13, 15, "I-CITY"),
+              (16, 18, "I-CITY"), (19, 20, "I-ZIP"), (21, 22, "B-ZIP"), (23, 24, "B-ZIP")]
+    assert decode_iob2(tokens) == [(0, 9, "FIRSTNAME"), (13, 18, "CITY"), (19, 20, "ZIP"), (21, 22, "ZIP"),
+                                   (23, 24, "ZIP")]

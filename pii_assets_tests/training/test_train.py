@@ -1,0 +1,78 @@
+import numpy as np
+import polars as pl
+import pytest
+
+from pii_assets.catalogue import DEFAULT
+from pii_assets.training.backbone import load_tokenizer
+from pii_assets.training.metrics import evaluate
+from pii_assets.training.model import PiiModel, merge_windows
+from pii_assets.training.tokens import Aligner, WindowConfig
+from pii_assets.training.train import (
+    TrainConfig, Windows, collate, length_grouped_batches, predicted_spans, train,
+)
+
+
+@pytest.fixture(scope="module")
+def windows(tiny_backbone, corpus):
+    aligner = Aligner(load_tokenizer(tiny_backbone), DEFAULT, WindowConfig(96, 16))
+    return Windows.from_frame(pl.from_arrow(aligner.encode(corpus[:240])))
+
+
+def _gold(samples):
+    return {s["id"]: (s["language"], [(x["start"], x["end"], x["label"]) for x in s["privacy_mask"]])
+            for s in samples}
+
+
+def test_length_grouped_batches_cover_everything_once_with_similar_lengths():
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(5, 256, size=1000)
+    batches = length_grouped_batches(lengths, 16, rng)
+    flat = np.concatenate(batches)
+    assert sorted(flat.tolist()) == list(range(1000))
+    spread = np.mean([lengths[b].max() - lengths[b].min() for b in batches])
+    random_spread = np.mean([np.ptp(lengths[rng.permutation(1000)[:16]]) for _ in range(50)])
+    assert spread < random_spread / 5
+    padded = sum(len(b) * lengths[b].max() for b in batches)
+    assert padded < 1.1 * lengths.sum()
+
+
+def test_collate_pads_dynamically_or_to_a_fixed_length(windows):
+    idx = np.array([0, 1, 2])
+    ids, mask, labels, coref = collate(windows, idx, pad_id=0)
+    longest = max(len(windows.input_ids[i]) for i in idx)
+    assert ids.shape == (3, longest) and mask.sum().item() == sum(len(windows.input_ids[i]) for i in idx)
+    assert (labels[mask == 0] == -100).all() and (coref[mask == 0] == -100).all()
+    assert collate(windows, idx, pad_id=0, fixed_length=128)[0].shape == (3, 128)
+
+
+def test_gold_labels_through_the_prediction_path_score_perfectly(windows, corpus):
+    oracle = [(np.where(l < 0, 0, l), np.ones(len(l))) for l in windows.labels]
+    spans = predicted_spans(windows, oracle, DEFAULT.id2label())
+    gold = _gold(corpus[:240])
+    report = evaluate((lang, g, [s for s, _ in spans.get(sid, [])]) for sid, (lang, g) in gold.items())
+    assert report.micro.f1 > 0.99 and report.masking.f(2.0) > 0.99
+
+
+def test_merge_windows_prefers_the_window_with_more_context():
+    a = (np.array([0, 5, 10]), np.array([4, 9, 14]), np.array([1, 2, 0]), np.array([.9, .8, .7]))
+    b = (np.array([5, 10, 15]), np.array([9, 14, 19]), np.array([0, 3, 0]), np.array([.6, .5, .4]))
+    merged = merge_windows([a, b])
+    assert [(s, p) for s, _, p, _ in merged] == [(0, 1), (5, 2), (10, 3), (15, 0)]
+
+
+def test_training_lowers_the_loss_and_restores_the_best_weights(tiny_backbone, windows, corpus):
+    tokenizer = load_tokenizer(tiny_backbone)
+    model = PiiModel.from_backbone(tiny_backbone, DEFAULT, 3)
+    n = len(windows)
+    split = int(n * 0.8)
+    train_w = Windows(*(getattr(windows, f)[:split] for f in Windows.__dataclass_fields__))
+    val_w = Windows(*(getattr(windows, f)[split:] for f in Windows.__dataclass_fields__))
+    val_ids = set(val_w.sample_id)
+    gold = {k: v for k, v in _gold(corpus[:240]).items() if k in val_ids}
+    logs = []
+    result = train(model, train_w, val_w, gold, tokenizer.pad_token_id,
+                   TrainConfig(epochs=3, batch_size=16, learning_rate=3e-3, patience=10, evals_per_epoch=2),
+                   log=logs.append)
+    assert result.history[-1]["loss"] < result.history[0]["loss"] * 0.7
+    assert any("val_macro_f1=" in line for line in logs)
+    assert result.best_step > 0 and result.windows_per_second > 0
