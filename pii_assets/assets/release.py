@@ -18,6 +18,7 @@ from pii_assets.training.backbone import BackboneError, load_tokenizer, resolve
 from pii_assets.training.release import (
     BatchEntry, ReleaseError, build_manifest, load_manifest, release_dir, split_ids,
 )
+from pii_assets.training.config import TrainConfig
 
 TRAINED_MODEL_VERSION = "1"
 
@@ -91,18 +92,23 @@ def release_manifest(context: dg.AssetExecutionContext, storage: StorageResource
 
 
 class TrainingConfig(dg.Config):
-    epochs: int = 4
-    batch_size: int = 16
-    learning_rate: float = 8e-5
-    warmup_ratio: float = 0.1
-    patience: int = 2
-    evals_per_epoch: int = 2
-    coref_weight: float = 0.3
+    """Run config of trained_model; defaults come from ``TrainConfig``."""
+
+    epochs: int = TrainConfig.epochs
+    batch_size: int = TrainConfig.batch_size
+    learning_rate: float = TrainConfig.learning_rate
+    warmup_ratio: float = TrainConfig.warmup_ratio
+    patience: int = TrainConfig.patience
+    evals_per_epoch: int = TrainConfig.evals_per_epoch
+    coref_weight: float = TrainConfig.coref_weight
+    seed: int = TrainConfig.seed
     max_train_samples: int = 0
     """Use at most this many training samples (0: all), for quick runs."""
     macro_f1_floor: float = 0.90
     """Blocking check: test-split strict macro F1 below this fails the release."""
-    seed: int = 0
+
+    def train_config(self) -> TrainConfig:
+        return TrainConfig(**{k: v for k, v in self.model_dump().items() if k in TrainConfig.__dataclass_fields__})
 
 
 def _gold(paths: list[Path], ids: set[str]) -> dict[str, tuple[str, list]]:
@@ -144,7 +150,7 @@ def _report_tables(report) -> dict[str, dg.MetadataValue]:
 def trained_model(context: dg.AssetExecutionContext, config: TrainingConfig, storage: StorageResource,
                   backbone: BackboneResource) -> dg.MaterializeResult:
     from pii_assets.training.model import PiiModel
-    from pii_assets.training.train import TrainConfig, Windows, evaluate_windows, train
+    from pii_assets.training.train import Windows, evaluate_windows, train
 
     release = context.partition_key
     store = storage.store()
@@ -169,10 +175,7 @@ def trained_model(context: dg.AssetExecutionContext, config: TrainingConfig, sto
     val_gold, test_gold = _gold(reviewed_paths, ids["validation"]), _gold(reviewed_paths, ids["test"])
     n_coref = max(2, 1 + max((int(c.max()) for c in train_windows.coref if len(c)), default=1))
     model = PiiModel.from_backbone(resolve(backbone.backbone), DEFAULT, n_coref)
-    train_config = TrainConfig(epochs=config.epochs, batch_size=config.batch_size,
-                               learning_rate=config.learning_rate, warmup_ratio=config.warmup_ratio,
-                               patience=config.patience, evals_per_epoch=config.evals_per_epoch,
-                               coref_weight=config.coref_weight, seed=config.seed)
+    train_config = config.train_config()
     result = train(model, train_windows, val_windows, val_gold, tokenizer.pad_token_id, train_config,
                    log=context.log.info)
     report = evaluate_windows(model, test_windows, test_gold, tokenizer.pad_token_id)

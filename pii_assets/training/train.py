@@ -7,7 +7,7 @@ import copy
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -17,27 +17,8 @@ from torch import nn
 
 from pii_assets.training.metrics import EntityReport, Span, evaluate
 from pii_assets.training.model import PiiModel, device_and_dtype, merge_windows, tokens_to_spans
+from pii_assets.training.config import TrainConfig
 from pii_assets.training.tokens import IGNORE
-
-
-@dataclass
-class TrainConfig:
-    epochs: int = 4
-    batch_size: int = 16
-    learning_rate: float = 8e-5
-    warmup_ratio: float = 0.1
-    weight_decay: float = 0.01
-    patience: int = 2
-    """Evaluations without a better validation macro F1 before stopping."""
-    evals_per_epoch: int = 2
-    coref_weight: float = 0.3
-    group_by_length: bool = True
-    fixed_length: int | None = None
-    """Pad every batch to this many tokens instead (the baseline of the throughput benchmark)."""
-    seed: int = 0
-
-    def to_json(self) -> dict:
-        return asdict(self)
 
 
 @dataclass

@@ -7,9 +7,8 @@ from pii_assets.training.backbone import load_tokenizer
 from pii_assets.training.metrics import evaluate
 from pii_assets.training.model import PiiModel, merge_windows
 from pii_assets.training.tokens import Aligner, WindowConfig
-from pii_assets.training.train import (
-    TrainConfig, Windows, collate, length_grouped_batches, predicted_spans, train,
-)
+from pii_assets.training.config import TrainConfig
+from pii_assets.training.train import Windows, collate, length_grouped_batches, predicted_spans, train
 
 
 @pytest.fixture(scope="module")
