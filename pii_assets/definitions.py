@@ -8,7 +8,7 @@ from pii_assets.resources import default_backbone, default_storage
 
 defs = dg.Definitions(
     assets=[batch.raw_samples, batch.reviewed_samples, training.training_tokens,
-            release.release_manifest, release.trained_model],
+            release.release_manifest, release.trained_model, release.model_evaluation],
     jobs=[batch_job, release_job],
     resources={"storage": default_storage(), "backbone": default_backbone()},
 )

