@@ -85,6 +85,41 @@ class PiiModel(nn.Module):
         return model
 
 
+def transition_mask(id2label: dict[int, str]) -> np.ndarray:
+    """allowed[i, j]: tag j may follow tag i in IOB2 (I-X only after B-X or I-X)."""
+    n = len(id2label)
+    allowed = np.ones((n, n), dtype=bool)
+    for j, tag in id2label.items():
+        if tag.startswith("I-"):
+            for i, prev in id2label.items():
+                allowed[i, j] = prev[2:] == tag[2:] and prev[:2] in ("B-", "I-")
+    return allowed
+
+
+def viterbi(probs: np.ndarray, allowed: np.ndarray, o_weight: float = 1.0) -> np.ndarray:
+    """Most likely IOB2-valid tag sequence for one window (``probs``: tokens x tags).
+
+    ``o_weight`` scales the probability of ``O`` (tag 0) before decoding: below 1 the decoder
+    tags more tokens as PII (higher sensitivity), above 1 fewer.
+    """
+    if not len(probs):
+        return np.zeros(0, dtype=np.int64)
+    logp = np.log(np.clip(probs, 1e-12, None))
+    logp[:, 0] += np.log(o_weight)
+    penalty = np.where(allowed, 0.0, -1e9)
+    score = logp[0] + np.where(allowed[0], 0.0, -1e9)  # a window starts as if after O (B- first)
+    back = np.zeros(probs.shape, dtype=np.int64)
+    for t in range(1, len(probs)):
+        cand = score[:, None] + penalty
+        back[t] = cand.argmax(axis=0)
+        score = cand.max(axis=0) + logp[t]
+    tags = np.zeros(len(probs), dtype=np.int64)
+    tags[-1] = int(score.argmax())
+    for t in range(len(probs) - 1, 0, -1):
+        tags[t - 1] = back[t, tags[t]]
+    return tags
+
+
 def merge_windows(windows: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
                   ) -> list[tuple[int, int, int, float]]:
     """Token predictions of one text from overlapping windows.

@@ -1,8 +1,8 @@
 """Span prediction with a trained model directory, on any text length (overlapping windows).
 
-A token is tagged with its most likely PII label when that label's probability reaches the
-threshold (lower threshold = more sensitive); otherwise ``O``. Sensitivity presets:
-high = 0.1, medium = 0.25, low = 0.5.
+Tags come from Viterbi decoding under IOB2 constraints (I-X only after B-X/I-X). The threshold
+sets the sensitivity by re-weighting ``O`` by t / (1 - t) before decoding: 0.5 is plain decoding,
+lower thresholds tag more text as PII. Presets: high = 0.1, medium = 0.25, low = 0.5.
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from pii_assets.training.model import device_and_dtype, merge_windows, tokens_to_spans
+from pii_assets.training.model import (
+    device_and_dtype, merge_windows, tokens_to_spans, transition_mask, viterbi,
+)
 from pii_assets.training.tokens import WindowConfig, window_tokenizer
 
 SENSITIVITY = {"high": 0.1, "medium": 0.25, "low": 0.5}
@@ -28,6 +30,7 @@ class Predictor:
         self.device, self.autocast = device_and_dtype()
         self.model.to(self.device)
         self.id2label = {int(k): v for k, v in self.model.config.id2label.items()}
+        self.allowed = transition_mask(self.id2label)
         self.windows = window_tokenizer(self.tokenizer, window)
         self.batch_size = batch_size
         self.pad_id = self.tokenizer.pad_token_id or 0
@@ -51,6 +54,9 @@ class Predictor:
 
     def predict(self, texts: list[str], threshold: float = 0.5) -> list[list[dict[str, Any]]]:
         """``privacy_mask`` spans (value, label, start, end, score) for each text."""
+        if not 0 < threshold < 1:
+            raise ValueError(f"threshold must be between 0 and 1, got {threshold}")
+        o_weight = threshold / (1 - threshold)  # 0.5 -> plain decoding; lower -> more PII
         results: list[list[dict[str, Any]]] = []
         encodings = self.windows.encode_batch(texts) if texts else []
         for text, encoding in zip(texts, encodings):
@@ -60,10 +66,8 @@ class Predictor:
                 keep = ~np.array(window.special_tokens_mask, dtype=bool)
                 offsets = np.array(window.offsets, dtype=np.int64).reshape(-1, 2)[keep]
                 probs = probs[keep]
-                best = probs[:, 1:].argmax(axis=1) + 1
-                best_p = probs[np.arange(len(best)), best]
-                pred = np.where(best_p >= threshold, best, 0)
-                merged_input.append((offsets[:, 0], offsets[:, 1], pred, best_p))
+                tags = viterbi(probs, self.allowed, o_weight)
+                merged_input.append((offsets[:, 0], offsets[:, 1], tags, probs[np.arange(len(tags)), tags]))
             spans = tokens_to_spans(merge_windows(merged_input), self.id2label) if text else []
             results.append([{"value": text[s:e], "label": label, "start": s, "end": e, "score": round(score, 4)}
                             for (s, e, label), score in spans])

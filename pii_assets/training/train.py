@@ -16,7 +16,9 @@ import torch
 from torch import nn
 
 from pii_assets.training.metrics import EntityReport, Span, evaluate
-from pii_assets.training.model import PiiModel, device_and_dtype, merge_windows, tokens_to_spans
+from pii_assets.training.model import (
+    PiiModel, device_and_dtype, merge_windows, tokens_to_spans, transition_mask, viterbi,
+)
 from pii_assets.training.config import TrainConfig
 from pii_assets.training.tokens import IGNORE
 
@@ -84,9 +86,10 @@ def collate(windows: Windows, idx: np.ndarray, pad_id: int, fixed_length: int | 
 
 @torch.no_grad()
 def predict(model: PiiModel, windows: Windows, pad_id: int, batch_size: int = 32):
-    """Per window: (predicted PII ids, their probabilities) over all tokens incl. specials."""
+    """Per window: (IOB2-valid tag ids from Viterbi decoding, their probabilities), all tokens."""
     device, autocast_dtype = device_and_dtype()
     model.eval().to(device)
+    allowed = transition_mask({int(k): v for k, v in model.token_model.config.id2label.items()})
     out: list[tuple[np.ndarray, np.ndarray]] = [None] * len(windows)  # type: ignore[list-item]
     order = np.argsort([len(x) for x in windows.input_ids])
     for i in range(0, len(order), batch_size):
@@ -94,11 +97,13 @@ def predict(model: PiiModel, windows: Windows, pad_id: int, batch_size: int = 32
         input_ids, attention, _, _ = collate(windows, idx, pad_id)
         with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
             logits, _ = model(input_ids.to(device), attention.to(device))
-        probs = torch.softmax(logits.float(), dim=-1)
-        conf, pred = probs.max(dim=-1)
+        probs = torch.softmax(logits.float(), dim=-1).cpu().numpy()
         for row, w in enumerate(idx):
             n = len(windows.input_ids[w])
-            out[w] = (pred[row, :n].cpu().numpy(), conf[row, :n].cpu().numpy())
+            real = windows.labels[w] != IGNORE  # not a special token
+            tags = np.zeros(n, dtype=np.int64)
+            tags[real] = viterbi(probs[row, :n][real], allowed)
+            out[w] = (tags, probs[row, np.arange(n), tags])
     return out
 
 

@@ -75,3 +75,21 @@ def test_training_lowers_the_loss_and_restores_the_best_weights(tiny_backbone, w
     assert result.history[-1]["loss"] < result.history[0]["loss"] * 0.7
     assert any("val_macro_f1=" in line for line in logs)
     assert result.best_step > 0 and result.windows_per_second > 0
+
+
+def test_viterbi_repairs_invalid_iob2_and_sensitivity_shifts_o():
+    from pii_assets.training.model import transition_mask, viterbi
+
+    id2label = DEFAULT.id2label()
+    ids = {v: k for k, v in id2label.items()}
+    allowed = transition_mask(id2label)
+    probs = np.full((4, len(id2label)), 1e-4)
+    probs[0, 0] = 0.9
+    probs[1, ids["I-EMAIL"]], probs[1, ids["B-EMAIL"]] = 0.6, 0.35   # argmax would start with I-
+    probs[2, ids["I-EMAIL"]] = 0.9
+    probs[3, 0], probs[3, ids["B-CITY"]] = 0.6, 0.4
+    probs /= probs.sum(axis=1, keepdims=True)
+    assert [id2label[t] for t in viterbi(probs, allowed)] == ["O", "B-EMAIL", "I-EMAIL", "O"]
+    assert [id2label[t] for t in viterbi(probs, allowed, o_weight=1 / 9)][3] == "B-CITY"
+    assert not allowed[ids["O"], ids["I-CITY"]] and not allowed[ids["B-EMAIL"], ids["I-CITY"]]
+    assert allowed[ids["B-CITY"], ids["I-CITY"]] and allowed[ids["I-CITY"], ids["B-ZIP"]]
