@@ -12,7 +12,7 @@ export TRANSFORMERS_OFFLINE := 1
 HOST ?= 127.0.0.1
 PORT ?= 3000
 
-.PHONY: demo test install ui validate bench clean-data
+.PHONY: demo test install ui validate bench release clean-data
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ install: $(VENV)/.installed
 demo: install
 	$(BIN)/pii-assets demo --size $${DEMO_SIZE:-1000}
 
+# Train and evaluate release $(RELEASE) on every eligible batch (after `make demo`); slow on a CPU.
+RELEASE ?= r1
+release: install
+	$(BIN)/pii-assets release build $(RELEASE) $(RELEASE_ARGS)
+
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -48,4 +53,4 @@ bench: install
 	$(BIN)/python benchmarks/tokenize.py
 
 clean-data:
-	rm -rf data/batches $(DAGSTER_HOME)
+	rm -rf data/batches data/releases $(DAGSTER_HOME)
