@@ -14,13 +14,19 @@ ratios per sample, per entity and per character. Peak RSS is printed next to the
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import resource
-import subprocess
 import sys
-import time
+
+# benchmarks/tokenize.py would shadow the standard library's `tokenize` (imported by inspect and
+# linecache) while this folder is first on sys.path, as `python benchmarks/x.py` puts it.
+if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
+    sys.path.pop(0)
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import resource  # noqa: E402
+import subprocess  # noqa: E402
+import time  # noqa: E402
 
 from pii_assets.batches import BatchSpec
 from pii_assets.generator.offline import OfflineGenerator

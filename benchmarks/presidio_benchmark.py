@@ -20,13 +20,20 @@ notebook reports F2 0.618 for the vanilla analyzer on this dataset).
 
 from __future__ import annotations
 
-import argparse
-import json
-import subprocess
+import os
 import sys
-import tarfile
-import tempfile
-import time
+
+# benchmarks/tokenize.py would shadow the standard library's `tokenize` (imported by inspect and
+# linecache) while this folder is first on sys.path, as `python benchmarks/x.py` puts it.
+if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
+    sys.path.pop(0)
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import subprocess  # noqa: E402
+import tarfile  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
 from pathlib import Path
 
 from pii_assets.training.metrics import evaluate

@@ -27,23 +27,9 @@ import time  # noqa: E402
 
 from pii_assets.batches import BatchSpec  # noqa: E402
 from pii_assets.generator.offline import OfflineGenerator  # noqa: E402
-from pii_assets.samples import validate  # noqa: E402
+from pii_assets.samples import first_line, validate  # noqa: E402
 from pii_assets.training.backbone import load_tokenizer  # noqa: E402
 from pii_assets.training.tokens import Aligner, WindowConfig  # noqa: E402
-
-
-def first_line(sample: dict) -> dict | None:
-    """The sample cut to its first non-empty line, spans kept where they fit."""
-    text = sample["text"]
-    start = len(text) - len(text.lstrip())
-    end = text.find("\n", start)
-    end = len(text) if end == -1 else end
-    if end - start < 10:
-        return None
-    spans = [{**s, "start": s["start"] - start, "end": s["end"] - start}
-             for s in sample["privacy_mask"] if s["start"] >= start and s["end"] <= end]
-    return validate({"text": text[start:end], "language": sample["language"], "country": sample["country"],
-                     "privacy_mask": spans, "coreferences": [], "meta": {}})
 
 
 def timed(fn, chunks) -> float:

@@ -3,14 +3,22 @@
 Same backbone (MiniLM by default), same windows (generated samples tokenized into windows of at
 most 128 tokens), same number of optimizer steps, batch 16, no evaluation; 2 CPU cores.
 
-    python benchmarks/train_throughput.py [--samples 600] [--steps 40] [--backbone minilm]
+    python benchmarks/train_throughput.py [--samples 600] [--steps 40] [--backbone minilm] [--first-lines]
 """
 
 from __future__ import annotations
 
-import argparse
-import resource
-import time
+import os
+import sys
+
+# benchmarks/tokenize.py would shadow the standard library's `tokenize` (imported by inspect and
+# linecache) while this folder is first on sys.path, as `python benchmarks/x.py` puts it.
+if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
+    sys.path.pop(0)
+
+import argparse  # noqa: E402
+import resource  # noqa: E402
+import time  # noqa: E402
 
 import polars as pl
 import torch
@@ -18,7 +26,7 @@ import torch
 from pii_assets.batches import BatchSpec
 from pii_assets.catalogue import DEFAULT
 from pii_assets.generator.offline import OfflineGenerator
-from pii_assets.samples import validate
+from pii_assets.samples import first_line, validate
 from pii_assets.training.backbone import load_tokenizer, resolve
 from pii_assets.training.model import PiiModel
 from pii_assets.training.tokens import Aligner, WindowConfig
@@ -36,9 +44,13 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--backbone", default="minilm")
+    parser.add_argument("--first-lines", action="store_true",
+                        help="train on the samples' first lines only (sentence-length texts)")
     args = parser.parse_args()
     tokenizer = load_tokenizer(args.backbone)
     samples = [validate(s) for s in OfflineGenerator(BatchSpec("bench-train", size=args.samples, seed=1)).generate()]
+    if args.first_lines:
+        samples = [s for s in map(first_line, samples) if s is not None]
     windows = Windows.from_frame(pl.from_arrow(Aligner(tokenizer, DEFAULT, WindowConfig(128, 16)).encode(samples)))
     windows = subset(windows, args.steps * args.batch_size)
     lengths = [len(x) for x in windows.input_ids]

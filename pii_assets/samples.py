@@ -190,5 +190,20 @@ def ground(text: str, entities: Iterable[dict[str, Any]]) -> tuple[list[dict], l
     return spans, problems
 
 
+def first_line(sample: Sample, min_chars: int = 10) -> Sample | None:
+    """The sample cut to its first non-empty line (spans inside it kept, coreferences dropped),
+    or None when that line is shorter than ``min_chars``."""
+    text = sample["text"]
+    start = len(text) - len(text.lstrip())
+    end = text.find("\n", start)
+    end = len(text) if end == -1 else end
+    if end - start < min_chars:
+        return None
+    spans = [{**s, "start": s["start"] - start, "end": s["end"] - start}
+             for s in sample["privacy_mask"] if s["start"] >= start and s["end"] <= end]
+    return validate({"text": text[start:end], "language": sample["language"], "country": sample["country"],
+                     "privacy_mask": spans, "coreferences": [], "meta": dict(sample.get("meta", {}))})
+
+
 def dumps(sample: Sample) -> str:
     return json.dumps(sample, ensure_ascii=False, separators=(",", ":"))

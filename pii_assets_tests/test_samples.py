@@ -80,3 +80,16 @@ def test_grounding_prefers_longer_spans_and_reports_what_cannot_be_grounded():
 def test_normalized_hash_ignores_case_and_whitespace():
     assert normalized_text_hash("Hello  World\n") == normalized_text_hash("hello world")
     assert normalized_text_hash("hello world") != normalized_text_hash("hello word")
+
+
+def test_first_line_keeps_the_spans_inside_it():
+    from pii_assets.samples import first_line
+
+    sample = validate({"text": "\n  Anna Schmidt called.\nHer mail: a@b.de", "language": "en", "country": "US",
+                       "privacy_mask": [{"value": "Anna", "label": "FIRSTNAME", "start": 3, "end": 7},
+                                        {"value": "a@b.de", "label": "EMAIL", "start": 34, "end": 40}],
+                       "coreferences": [], "meta": {}})
+    line = first_line(sample)
+    assert line["text"] == "Anna Schmidt called." and line["privacy_mask"][0]["start"] == 0
+    assert len(line["privacy_mask"]) == 1
+    assert first_line({**sample, "text": "short\nx" + sample["text"][7:], "privacy_mask": []}) is None
