@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pii_assets.batches import BatchSpec, BatchSpecError, declare_batch, load_spec
 from pii_assets.catalogue import DEFAULT
-from pii_assets.reporting import markdown_table
+from pii_assets.reporting import markdown_table, prf_table
 from pii_assets.samples import SampleError
 from pii_assets.training.release import ReleaseError
 from pii_assets.storage import LocalStorage, read_jsonl
@@ -162,8 +162,7 @@ def release_build(args: argparse.Namespace) -> None:
         report = json.loads(evaluation.read_text(encoding="utf-8"))
         print(markdown_table(report["summary"].items(), ("test metric", "value")))
         print()
-        print(markdown_table(((label, m["precision"], m["recall"], m["f1"], m["support"])
-                              for label, m in report["per_label"].items()), ("label", "P", "R", "F1", "support")))
+        print(prf_table(report["per_label"].items(), "label"))
     print(f"release {key}: run {result.run_id} {'succeeded' if result.success else 'FAILED'}")
     if not result.success:
         raise SystemExit(f"error: release {key} failed (a failed macro_f1_floor check fails the release); "

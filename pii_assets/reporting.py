@@ -23,6 +23,12 @@ def counts_table(counts: Mapping[str, int], key: str, order: Iterable[str] | Non
     )
 
 
+def prf_table(rows: Iterable[tuple[str, Mapping[str, Any]]], key: str) -> str:
+    """Rows of (name, {"precision", "recall", "f1", "support"}) as a markdown table."""
+    return markdown_table(((name, m["precision"], m["recall"], m["f1"], m["support"]) for name, m in rows),
+                          (key, "P", "R", "F1", "support"))
+
+
 def highlight(sample: Mapping[str, Any]) -> str:
     """The sample's text with every span shown as ``[value](LABEL)``."""
     text, out, pos = sample["text"], [], 0

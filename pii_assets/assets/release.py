@@ -10,13 +10,13 @@ from pii_assets.assets.training import training_tokens
 from pii_assets.catalogue import DEFAULT
 from pii_assets.partitions import batches, releases
 from pii_assets.reporting import (
-    counts_table, image_markdown, markdown_table, per_label_f1_png, training_curve_png,
+    counts_table, image_markdown, markdown_table, per_label_f1_png, prf_table, training_curve_png,
 )
 from pii_assets.resources import BackboneResource, StorageResource
 from pii_assets.storage import LocalStorage, atomic_directory, read_jsonl, write_json
 from pii_assets.training.backbone import BackboneError, load_tokenizer, resolve
 from pii_assets.training.release import (
-    BatchEntry, ReleaseError, build_manifest, load_manifest, release_dir, split_ids,
+    SPLIT_SEED, BatchEntry, ReleaseError, build_manifest, load_manifest, release_dir, split_ids,
 )
 from pii_assets.training.config import TrainConfig
 
@@ -71,7 +71,7 @@ def release_manifest(context: dg.AssetExecutionContext, storage: StorageResource
     store = storage.store()
     entries, excluded = eligible_batches(context.instance, store)
     config = {"backbone": backbone.backbone, "max_length": backbone.max_length, "stride": backbone.stride,
-              "split_seed": release}
+              "split_seed": SPLIT_SEED}
     try:
         manifest = build_manifest(store, release, entries, config, excluded)
     except ReleaseError as exc:
@@ -122,16 +122,15 @@ def _gold(paths: list[Path], ids: set[str]) -> dict[str, tuple[str, list]]:
 
 
 def _report_tables(report) -> dict[str, dg.MetadataValue]:
-    per_label = [(label, *(prf.as_dict()[k] for k in ("precision", "recall", "f1", "support")))
-                 for label, prf in sorted(report.per_label.items(), key=lambda kv: DEFAULT.names.index(kv[0])
-                                          if kv[0] in DEFAULT.names else 99)]
-    per_language = [(lang, *(prf.as_dict()[k] for k in ("precision", "recall", "f1", "support")))
-                    for lang, prf in sorted(report.per_language.items())]
-    f1s = {label: prf.f1 for label, prf in report.per_label.items()}
+    labels = [name for name in DEFAULT.names if name in report.per_label]
+    labels += sorted(set(report.per_label) - set(labels))
     return {
-        "test_per_label": dg.MetadataValue.md(markdown_table(per_label, ("label", "P", "R", "F1", "support"))),
-        "test_per_language": dg.MetadataValue.md(markdown_table(per_language, ("language", "P", "R", "F1", "support"))),
-        "test_f1_plot": dg.MetadataValue.md(image_markdown(per_label_f1_png(f1s), "F1 per label")),
+        "test_per_label": dg.MetadataValue.md(prf_table(
+            ((label, report.per_label[label].as_dict()) for label in labels), "label")),
+        "test_per_language": dg.MetadataValue.md(prf_table(
+            ((lang, prf.as_dict()) for lang, prf in sorted(report.per_language.items())), "language")),
+        "test_f1_plot": dg.MetadataValue.md(image_markdown(
+            per_label_f1_png({label: report.per_label[label].f1 for label in labels}), "F1 per label")),
     }
 
 

@@ -22,6 +22,9 @@ from pii_assets.storage import LocalStorage, atomic_writer, write_json
 
 SPLITS = ("train", "validation", "test")
 DEFAULT_RATIOS = (0.8, 0.1, 0.1)
+SPLIT_SEED = "splits-v1"
+"""The same for every release, so a sample group keeps its split from release to release: no
+later model trains on an earlier release's test samples, and test sets stay comparable."""
 LIBRARIES = ("pii_assets", "torch", "transformers", "tokenizers", "dagster", "polars", "faker",
              "python-stdnum", "phonenumbers", "numpy")
 _RELEASE_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
@@ -106,7 +109,7 @@ def build_manifest(store: LocalStorage, release: str, batches: list[BatchEntry],
     total = samples.height
     samples = samples.unique(subset="sample_id", keep="first", maintain_order=True)
     groups = samples["group"].unique().to_list()
-    seed = config.get("split_seed", release)
+    seed = config.get("split_seed", SPLIT_SEED)
     split_by_group = {g: split_of(g, seed, ratios) for g in groups}
     samples = samples.with_columns(pl.col("group").replace_strict(split_by_group).alias("split"))
     directory = release_dir(store, release)
