@@ -24,6 +24,9 @@ def build_tiny_backbone(directory, texts, vocab_size=2000):
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]",
                                    cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]")
     fast.save_pretrained(directory)
+    import torch
+
+    torch.manual_seed(0)
     config = BertConfig(vocab_size=fast.vocab_size, hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
                         intermediate_size=128, max_position_embeddings=512)
     BertForTokenClassification(config).save_pretrained(directory)

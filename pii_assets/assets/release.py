@@ -1,7 +1,6 @@
 """Release-level assets on the ``releases`` partitions: manifest and trained model."""
 
 import json
-from pathlib import Path
 
 import dagster as dg
 
@@ -13,12 +12,13 @@ from pii_assets.reporting import (
     counts_table, image_markdown, markdown_table, per_label_f1_png, prf_table, training_curve_png,
 )
 from pii_assets.resources import BackboneResource, StorageResource
-from pii_assets.storage import LocalStorage, atomic_directory, read_jsonl, write_json
+from pii_assets.storage import LocalStorage, atomic_directory, write_json
 from pii_assets.training.backbone import BackboneError, load_tokenizer, resolve
-from pii_assets.training.release import (
-    SPLIT_SEED, BatchEntry, ReleaseError, build_manifest, load_manifest, release_dir, split_ids,
-)
 from pii_assets.training.config import TrainConfig
+from pii_assets.training.release import (
+    SPLIT_SEED, BatchEntry, ReleaseError, build_manifest, load_manifest, release_dir, release_samples,
+    split_ids,
+)
 
 TRAINED_MODEL_VERSION = "1"
 
@@ -111,16 +111,6 @@ class TrainingConfig(dg.Config):
         return TrainConfig(**{k: v for k, v in self.model_dump().items() if k in TrainConfig.__dataclass_fields__})
 
 
-def _gold(paths: list[Path], ids: set[str]) -> dict[str, tuple[str, list]]:
-    gold = {}
-    for path in paths:
-        for _, sample in read_jsonl(path):
-            if sample["id"] in ids and sample["id"] not in gold:
-                gold[sample["id"]] = (sample["language"],
-                                      [(s["start"], s["end"], s["label"]) for s in sample["privacy_mask"]])
-    return gold
-
-
 def _report_tables(report) -> dict[str, dg.MetadataValue]:
     labels = [name for name in DEFAULT.names if name in report.per_label]
     labels += sorted(set(report.per_label) - set(labels))
@@ -148,6 +138,7 @@ def _report_tables(report) -> dict[str, dg.MetadataValue]:
 )
 def trained_model(context: dg.AssetExecutionContext, config: TrainingConfig, storage: StorageResource,
                   backbone: BackboneResource) -> dg.MaterializeResult:
+    from pii_assets.training.metrics import gold_spans
     from pii_assets.training.model import PiiModel
     from pii_assets.training.train import Windows, evaluate_windows, train
 
@@ -167,11 +158,12 @@ def trained_model(context: dg.AssetExecutionContext, config: TrainingConfig, sto
     if config.max_train_samples:
         train_ids = set(sorted(train_ids)[: config.max_train_samples])
     token_paths = [store.batch_file(b["key"], "training_tokens.parquet") for b in manifest["batches"]]
-    reviewed_paths = [store.batch_file(b["key"], "reviewed_samples.jsonl") for b in manifest["batches"]]
-    train_windows = Windows.read(token_paths, train_ids)
-    val_windows = Windows.read(token_paths, ids["validation"])
-    test_windows = Windows.read(token_paths, ids["test"])
-    val_gold, test_gold = _gold(reviewed_paths, ids["validation"]), _gold(reviewed_paths, ids["test"])
+    windows = Windows.read_splits(token_paths, {"train": train_ids, "validation": ids["validation"],
+                                                "test": ids["test"]})
+    train_windows, val_windows, test_windows = windows["train"], windows["validation"], windows["test"]
+    held_out = release_samples(store, manifest, ids["validation"] | ids["test"])
+    val_gold = gold_spans(s for i, s in held_out.items() if i in ids["validation"])
+    test_gold = gold_spans(s for i, s in held_out.items() if i in ids["test"])
     n_coref = max(2, 1 + max((int(c.max()) for c in train_windows.coref if len(c)), default=1))
     model = PiiModel.from_backbone(resolve(backbone.backbone), DEFAULT, n_coref)
     train_config = config.train_config()
@@ -231,12 +223,7 @@ def model_evaluation(context: dg.AssetExecutionContext, storage: StorageResource
     release = context.partition_key
     store = storage.store()
     manifest = load_manifest(store, release)
-    test_ids = split_ids(store, release)["test"]
-    samples = {}
-    for b in manifest["batches"]:
-        for _, sample in read_jsonl(store.batch_file(b["key"], "reviewed_samples.jsonl")):
-            if sample["id"] in test_ids:
-                samples.setdefault(sample["id"], sample)
+    samples = release_samples(store, manifest, split_ids(store, release)["test"])
     ordered = [samples[k] for k in sorted(samples)]
     texts = [s["text"] for s in ordered]
     gold = [[(x["start"], x["end"], x["label"]) for x in s["privacy_mask"]] for s in ordered]

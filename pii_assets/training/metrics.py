@@ -12,7 +12,7 @@ recall and F2 (recall weighted twice, as Presidio reports) over characters.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 Span = tuple[int, int, str]  # start, end, label
@@ -113,6 +113,12 @@ def evaluate(examples: Iterable[tuple]) -> EntityReport:
         report.masking.fp += len(p - g)
         report.masking.fn += len(g - p)
     return report
+
+
+def gold_spans(samples: Iterable[dict]) -> dict[str, tuple[str, list[Span]]]:
+    """``{sample id: (language, [(start, end, label), ...])}`` from samples."""
+    return {s["id"]: (s["language"], [(x["start"], x["end"], x["label"]) for x in s["privacy_mask"]])
+            for s in samples}
 
 
 def decode_iob2(tokens: Iterable[tuple[int, int, str]]) -> list[Span]:

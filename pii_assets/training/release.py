@@ -147,3 +147,15 @@ def load_manifest(store: LocalStorage, release: str) -> dict[str, Any]:
 def split_ids(store: LocalStorage, release: str) -> dict[str, set[str]]:
     df = pl.read_parquet(release_dir(store, release) / "splits.parquet", columns=["sample_id", "split"])
     return {s: set(df.filter(pl.col("split") == s)["sample_id"].to_list()) for s in SPLITS}
+
+
+def release_samples(store: LocalStorage, manifest: dict[str, Any], ids: set[str]) -> dict[str, dict]:
+    """The reviewed samples of the release with the given ids (first batch wins), by id."""
+    from pii_assets.storage import read_jsonl
+
+    found: dict[str, dict] = {}
+    for batch in manifest["batches"]:
+        for _, sample in read_jsonl(store.batch_file(batch["key"], "reviewed_samples.jsonl")):
+            if sample["id"] in ids:
+                found.setdefault(sample["id"], sample)
+    return found

@@ -46,12 +46,11 @@ class Windows:
                    arrays("coref", np.int64), arrays("token_start", np.int64), arrays("token_end", np.int64))
 
     @classmethod
-    def read(cls, paths: Sequence[Path], sample_ids: set[str] | None = None) -> Windows:
-        frames = [pl.read_parquet(p) for p in paths]
-        df = pl.concat(frames) if frames else pl.DataFrame()
-        if sample_ids is not None and df.height:
-            df = df.filter(pl.col("sample_id").is_in(list(sample_ids)))
-        return cls.from_frame(df) if df.height else cls([], [], [], [], [], [])
+    def read_splits(cls, paths: Sequence[Path], splits: dict[str, set[str]]) -> dict[str, Windows]:
+        """Windows of each named set of sample ids, reading every token file once."""
+        df = pl.concat([pl.read_parquet(p) for p in paths]) if paths else None
+        return {name: cls.from_frame(df.filter(pl.col("sample_id").is_in(list(ids))))
+                if df is not None else cls([], [], [], [], [], []) for name, ids in splits.items()}
 
 
 def length_grouped_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator,

@@ -109,7 +109,8 @@ def test_predict_on_the_trained_model_any_length(built, tmp_path):
     predictor = Predictor(directory)
     long_text = "Bitte rufen Sie Anna Schmidt an. " * 3000  # ~100k characters
     texts = ["", "Call Anna Schmidt on +49 30 901820 or mail anna.schmidt@web.de.", long_text]
-    strict, sensitive = predictor.predict(texts, threshold=0.5), predictor.predict(texts, threshold=0.01)
+    # a near-zero threshold makes O all but impossible: every token is PII, so spans reach the end
+    strict, sensitive = predictor.predict(texts, threshold=0.5), predictor.predict(texts, threshold=1e-6)
     assert strict[0] == [] and len(strict) == 3
     for text, spans in zip(texts, sensitive):
         for span in spans:

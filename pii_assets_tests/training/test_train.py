@@ -4,7 +4,7 @@ import pytest
 
 from pii_assets.catalogue import DEFAULT
 from pii_assets.training.backbone import load_tokenizer
-from pii_assets.training.metrics import evaluate
+from pii_assets.training.metrics import evaluate, gold_spans
 from pii_assets.training.model import PiiModel, merge_windows
 from pii_assets.training.tokens import Aligner, WindowConfig
 from pii_assets.training.config import TrainConfig
@@ -15,11 +15,6 @@ from pii_assets.training.train import Windows, collate, length_grouped_batches, 
 def windows(tiny_backbone, corpus):
     aligner = Aligner(load_tokenizer(tiny_backbone), DEFAULT, WindowConfig(96, 16))
     return Windows.from_frame(pl.from_arrow(aligner.encode(corpus[:240])))
-
-
-def _gold(samples):
-    return {s["id"]: (s["language"], [(x["start"], x["end"], x["label"]) for x in s["privacy_mask"]])
-            for s in samples}
 
 
 def test_length_grouped_batches_cover_everything_once_with_similar_lengths():
@@ -47,7 +42,7 @@ def test_collate_pads_dynamically_or_to_a_fixed_length(windows):
 def test_gold_labels_through_the_prediction_path_score_perfectly(windows, corpus):
     oracle = [(np.where(l < 0, 0, l), np.ones(len(l))) for l in windows.labels]
     spans = predicted_spans(windows, oracle, DEFAULT.id2label())
-    gold = _gold(corpus[:240])
+    gold = gold_spans(corpus[:240])
     report = evaluate((lang, g, [s for s, _ in spans.get(sid, [])]) for sid, (lang, g) in gold.items())
     assert report.micro.f1 > 0.99 and report.masking.f(2.0) > 0.99
 
@@ -67,7 +62,7 @@ def test_training_lowers_the_loss_and_restores_the_best_weights(tiny_backbone, w
     train_w = Windows(*(getattr(windows, f)[:split] for f in Windows.__dataclass_fields__))
     val_w = Windows(*(getattr(windows, f)[split:] for f in Windows.__dataclass_fields__))
     val_ids = set(val_w.sample_id)
-    gold = {k: v for k, v in _gold(corpus[:240]).items() if k in val_ids}
+    gold = {k: v for k, v in gold_spans(corpus[:240]).items() if k in val_ids}
     logs = []
     result = train(model, train_w, val_w, gold, tokenizer.pad_token_id,
                    TrainConfig(epochs=3, batch_size=16, learning_rate=3e-3, patience=10, evals_per_epoch=2),
