@@ -51,6 +51,7 @@ bench: install
 	test -x .venv-bench/bin/python || { $(PYTHON) -m venv .venv-bench && .venv-bench/bin/pip install --quiet torch==2.13.0 presidio-evaluator; }
 	$(BIN)/python benchmarks/generate.py --presidio-python .venv-bench/bin/python
 	$(BIN)/python benchmarks/tokenize.py
+	$(BIN)/python benchmarks/train_throughput.py
 
 clean-data:
 	rm -rf data/batches data/releases $(DAGSTER_HOME)
