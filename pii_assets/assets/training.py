@@ -7,6 +7,7 @@ from pii_assets.catalogue import DEFAULT
 from pii_assets.partitions import batches
 from pii_assets.reporting import counts_table
 from pii_assets.resources import BackboneResource, StorageResource
+from pii_assets.samples import SampleError, validate
 from pii_assets.storage import read_jsonl
 from pii_assets.training.backbone import BackboneError, configured_backbone, load_tokenizer
 from pii_assets.training.tokens import TOKENS_VERSION, Aligner, WindowConfig, write_tokens
@@ -36,7 +37,13 @@ def training_tokens(context: dg.AssetExecutionContext, storage: StorageResource,
     except (BackboneError, ValueError) as exc:
         raise dg.Failure(description=str(exc)) from None
     path = store.batch_file(key, "training_tokens.parquet")
-    stats = write_tokens((sample for _, sample in read_jsonl(reviewed)), path, aligner)
+    # Re-validate on the way in: a hand-edited or corrupted reviewed file fails here, naming the
+    # line and sample, instead of producing misaligned labels.
+    samples = (validate(record, where=f"{reviewed.name}:{lineno}") for lineno, record in read_jsonl(reviewed))
+    try:
+        stats = write_tokens(samples, path, aligner)
+    except SampleError as exc:
+        raise dg.Failure(description=f"batch {key}: {exc}") from None
     context.log.info(f"batch {key}: {stats.samples} samples -> {stats.windows} windows, "
                      f"{stats.tokens} tokens ({stats.non_o_ratio:.1%} non-O)")
     return dg.MaterializeResult(metadata={

@@ -202,8 +202,7 @@ def write_tokens(samples: Iterable[dict], path: Path, aligner: Aligner, chunk_si
     """Stream samples into a Parquet token table (one row group per chunk), atomically."""
     stats = TokenStats()
     label_counts = np.zeros(len(aligner.catalogue.iob2_labels()), dtype=np.int64)
-    with atomic_writer(path, "wb") as fh:
-        writer = pq.ParquetWriter(fh, SCHEMA, compression="zstd")
+    with atomic_writer(path, "wb") as fh, pq.ParquetWriter(fh, SCHEMA, compression="zstd") as writer:
         for chunk in _chunks(samples, chunk_size):
             table = aligner.encode(chunk)
             writer.write_table(table)
@@ -214,7 +213,6 @@ def write_tokens(samples: Iterable[dict], path: Path, aligner: Aligner, chunk_si
             stats.tokens += len(real)
             stats.non_o += int((real > 0).sum())
             label_counts += np.bincount(real, minlength=len(label_counts))
-        writer.close()
     names = aligner.catalogue.names
     stats.per_label = {n: int(label_counts[1 + 2 * k] + label_counts[2 + 2 * k]) for k, n in enumerate(names)}
     return stats

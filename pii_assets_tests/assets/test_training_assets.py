@@ -56,3 +56,30 @@ def test_backbone_is_part_of_the_code_version():
         for name in ("minilm", "distilbert-base-cased")
     }
     assert len(versions) == 2 and any("distilbert-base-cased" in v for v in versions)
+
+
+def test_corrupted_reviewed_file_fails_naming_the_line_and_writes_nothing(tmp_path, tiny_backbone):
+    import json
+
+    storage = LocalStorage(tmp_path / "data")
+    declare_batch(storage, BatchSpec("t3", size=30, seed=1, languages=("en",)))
+    resources = {"storage": StorageResource(root=str(storage.root)),
+                 "backbone": BackboneResource(backbone=tiny_backbone, max_length=64, stride=16)}
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(batches.name, ["t3"])
+        assert dg.materialize([raw_samples, reviewed_samples], partition_key="t3", instance=instance,
+                              resources=resources).success
+        path = storage.batch_file("t3", "reviewed_samples.jsonl")
+        lines = path.read_text().splitlines()
+        broken = json.loads(next(l for l in lines[3:] if json.loads(l)["privacy_mask"]))
+        broken["privacy_mask"][0]["label"] = "NOT_A_LABEL"
+        index = lines.index(next(l for l in lines[3:] if json.loads(l)["privacy_mask"]))
+        lines[index] = json.dumps(broken)
+        path.write_text("\n".join(lines) + "\n")
+        result = dg.materialize([training_tokens], partition_key="t3", instance=instance, resources=resources,
+                                raise_on_error=False)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    message = str(failure.event_specific_data.error)
+    assert f"reviewed_samples.jsonl:{index + 1}" in message and "unknown label 'NOT_A_LABEL'" in message
+    assert not storage.batch_file("t3", "training_tokens.parquet").exists()
