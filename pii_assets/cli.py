@@ -1,4 +1,4 @@
-"""``pii-assets``: declare and materialize batches, print summaries, run the demo.
+"""``pii-assets``: declare and materialize batches, build releases, predict, run the demo.
 
 The commands use the persistent Dagster instance in $DAGSTER_HOME (the Makefile sets it to
 ``.dagster_home`` in the repository), so every run shows up in the Dagster UI.
@@ -16,9 +16,9 @@ from pathlib import Path
 from pii_assets.batches import BatchSpec, BatchSpecError, declare_batch, load_spec
 from pii_assets.catalogue import DEFAULT
 from pii_assets.reporting import markdown_table, prf_table
-from pii_assets.samples import SampleError
-from pii_assets.training.release import ReleaseError
-from pii_assets.storage import LocalStorage, read_jsonl
+from pii_assets.samples import SampleError, dumps
+from pii_assets.storage import LocalStorage, atomic_writer, read_jsonl
+from pii_assets.training.release import ReleaseError, validate_release_key
 
 DEMO_BATCHES = ("demo-a", "demo-b")
 
@@ -133,8 +133,6 @@ def demo(args: argparse.Namespace) -> None:
 
 
 def release_create(args: argparse.Namespace) -> None:
-    from pii_assets.training.release import validate_release_key
-
     instance = _instance()
     key = validate_release_key(args.release)
     new = key not in instance.get_dynamic_partitions("releases")
@@ -144,7 +142,6 @@ def release_create(args: argparse.Namespace) -> None:
 
 def release_build(args: argparse.Namespace) -> None:
     from pii_assets.definitions import defs
-    from pii_assets.training.release import validate_release_key
 
     instance = _instance()
     key = validate_release_key(args.release)
@@ -170,8 +167,6 @@ def release_build(args: argparse.Namespace) -> None:
 
 
 def predict(args: argparse.Namespace) -> None:
-    from pii_assets.storage import atomic_writer
-    from pii_assets.samples import dumps
     from pii_assets.training.predict import SENSITIVITY, Predictor
 
     threshold = args.threshold if args.threshold is not None else SENSITIVITY[args.sensitivity]
