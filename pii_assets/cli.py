@@ -18,6 +18,7 @@ from pii_assets.catalogue import DEFAULT
 from pii_assets.reporting import markdown_table, prf_table
 from pii_assets.samples import SampleError, dumps
 from pii_assets.storage import LocalStorage, atomic_writer, read_jsonl
+from pii_assets.training.config import TrainConfig
 from pii_assets.training.release import ReleaseError, validate_release_key
 
 DEMO_BATCHES = ("demo-a", "demo-b")
@@ -222,9 +223,9 @@ def build_parser() -> argparse.ArgumentParser:
     rc.set_defaults(func=release_create)
     rb = rsub.add_parser("build", help="materialize release_job for a release on all eligible batches")
     rb.add_argument("release")
-    rb.add_argument("--epochs", type=int, default=4)
-    rb.add_argument("--batch-size", type=int, default=16)
-    rb.add_argument("--learning-rate", type=float, default=8e-5)
+    rb.add_argument("--epochs", type=int, default=TrainConfig.epochs)
+    rb.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
+    rb.add_argument("--learning-rate", type=float, default=TrainConfig.learning_rate)
     rb.add_argument("--macro-f1-floor", type=float, default=0.90)
     rb.add_argument("--max-train-samples", type=int, default=0, help="0: all")
     rb.add_argument("--log-level", default="INFO")
