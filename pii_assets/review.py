@@ -20,8 +20,6 @@ from pii_assets.samples import SampleError, dumps, ground, normalized_text_hash,
 from pii_assets.storage import atomic_writer, read_jsonl
 
 REVIEW_VERSION = "1"
-REJECT_CODES = ("malformed_json", "grounding", "contract", "validator", "duplicate_in_batch",
-                "duplicate_across_batches")
 
 
 class Reject(Exception):
@@ -69,13 +67,19 @@ def review_sample(record: Any, lineno: int, catalogue: Catalogue = DEFAULT) -> d
         sample = validate(record, catalogue=catalogue, where=where)
     except SampleError as exc:
         raise Reject("contract", f"{where}: {exc.reason}") from None
-    country = sample["country"]
-    for i, span in enumerate(sample["privacy_mask"]):
-        problem = catalogue.validate_value(span["label"], span["value"], country)
-        if problem:
-            raise Reject("validator", f"sample {sample['id']} ({where}): privacy_mask[{i}] "
-                                      f"{span['label']} {span['value']!r}: {problem}")
+    problem = value_problem(sample, catalogue)
+    if problem:
+        raise Reject("validator", f"sample {sample['id']} ({where}): {problem}")
     return sample
+
+
+def value_problem(sample: dict, catalogue: Catalogue = DEFAULT) -> str | None:
+    """The first span whose value fails its label's validator for the sample's country."""
+    for i, span in enumerate(sample["privacy_mask"]):
+        problem = catalogue.validate_value(span["label"], span["value"], sample["country"])
+        if problem:
+            return f"privacy_mask[{i}] {span['label']} {span['value']!r}: {problem}"
+    return None
 
 
 def review_file(raw_path: Path, reviewed_path: Path, rejected_path: Path, *,
@@ -151,10 +155,9 @@ def verify_file(path: Path, *, catalogue: Catalogue = DEFAULT, examples: int = 3
         result.samples += 1
         try:
             sample = validate(record, catalogue=catalogue, where=f"{path.name}:{lineno}")
-            for i, span in enumerate(sample["privacy_mask"]):
-                problem = catalogue.validate_value(span["label"], span["value"], sample["country"])
-                if problem:
-                    raise SampleError(f"sample {sample['id']}", f"privacy_mask[{i}]: {problem}")
+            problem = value_problem(sample, catalogue)
+            if problem:
+                raise SampleError(f"{path.name}:{lineno}, sample {sample['id']}", problem)
         except SampleError as exc:
             result.invalid += 1
             result.first_problem = result.first_problem or str(exc)

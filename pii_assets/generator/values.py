@@ -28,7 +28,7 @@ from stdnum.it import codicefiscale as it_cf
 from stdnum.iso7064 import mod_11_10
 from stdnum.nl import bsn as nl_bsn
 
-from pii_assets.catalogue import Catalogue, Label
+from pii_assets.catalogue import Label
 from pii_assets.generator import patterns
 from pii_assets.generator.locales import Locale
 from pii_assets.validators import de_rvnr_check_digit, es_nuss_check, icao_check_digit
@@ -422,8 +422,3 @@ _MAKERS = {
     "LICENSEPLATENUM": lambda lv, rng, p: lv.pattern(rng, LocaleValues._PLATE),
     "AGE": lambda lv, rng, p: str(p.age),
 }
-
-
-def unsupported_labels(catalogue: Catalogue) -> list[str]:
-    """Labels the offline generator cannot produce (no built-in maker and no pattern)."""
-    return [l.name for l in catalogue.labels if l.name not in _MAKERS and not l.pattern]

@@ -11,7 +11,7 @@ recall and F2 (recall weighted twice, as Presidio reports) over characters.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -139,7 +139,3 @@ def decode_iob2(tokens: Iterable[tuple[int, int, str]]) -> list[Span]:
     if current:
         spans.append((current[0], current[1], current[2]))
     return spans
-
-
-def label_counts(spans: Iterable[Span]) -> Counter:
-    return Counter(label for _, _, label in spans)

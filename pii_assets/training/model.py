@@ -8,6 +8,7 @@ the Kiji proxy's format ``{"pii": {"label2id", "id2label"}, "coref": {"id2label"
 
 from __future__ import annotations
 
+import bisect
 import json
 from collections.abc import Iterable
 from pathlib import Path
@@ -143,8 +144,10 @@ def tokens_to_spans(tokens: list[tuple[int, int, int, float]], id2label: dict[in
                     ) -> list[tuple[Span, float]]:
     """Decoded spans with their score (mean probability of their tokens)."""
     spans = decode_iob2((s, e, id2label[p]) for s, e, p, _ in tokens)
+    starts = [s for s, _, _, _ in tokens]  # tokens are sorted by start
     out = []
     for start, end, label in spans:
-        probs = [prob for s, e, _, prob in tokens if s >= start and e <= end]
+        first = bisect.bisect_left(starts, start)
+        probs = [prob for s, e, _, prob in tokens[first:bisect.bisect_right(starts, end)] if e <= end]
         out.append(((start, end, label), float(np.mean(probs)) if probs else 0.0))
     return out
