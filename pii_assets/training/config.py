@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 
+MACRO_F1_FLOOR = 0.90
+"""Default of the blocking check: a release whose test-split strict macro F1 is lower fails."""
+
+
 @dataclass
 class TrainConfig:
     # Measured on the demo data with MiniLM (docs/benchmarks.md): lr 8e-5 over 3 epochs reached
@@ -12,6 +16,8 @@ class TrainConfig:
     epochs: int = 5
     batch_size: int = 16
     learning_rate: float = 3e-4
+    head_learning_rate: float | None = None
+    """Learning rate of the freshly initialised heads (PII classifier, coreference); None: learning_rate."""
     warmup_ratio: float = 0.1
     weight_decay: float = 0.01
     patience: int = 2

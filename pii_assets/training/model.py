@@ -55,6 +55,11 @@ class PiiModel(nn.Module):
             label2id={t: i for i, t in enumerate(tags)}, ignore_mismatched_sizes=True)
         return cls(model, n_coref)
 
+    def classifier_parameters(self) -> list[nn.Parameter]:
+        """The PII head: the token classifier's parameters outside its pre-trained base model."""
+        base = {id(p) for p in self.token_model.base_model.parameters()}
+        return [p for p in self.token_model.parameters() if id(p) not in base]
+
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor):
         out = self.token_model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True)
         coref_logits = self.coref(self.dropout(out.hidden_states[-1]))

@@ -7,48 +7,43 @@ lower thresholds tag more text as PII. Presets: high = 0.1, medium = 0.25, low =
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
-from pii_assets.training.model import (
-    device_and_dtype, merge_windows, tokens_to_spans, transition_mask, viterbi,
-)
+from pii_assets.training.model import merge_windows, tokens_to_spans, transition_mask, viterbi
+from pii_assets.training.scoring import load_scorer
 from pii_assets.training.tokens import WindowConfig, window_tokenizer
 
 SENSITIVITY = {"high": 0.1, "medium": 0.25, "low": 0.5}
 
 
 class Predictor:
+    """Predicts with a trained model directory (torch) or a quantized one (onnxruntime)."""
+
     def __init__(self, model_dir: str | Path, window: WindowConfig = WindowConfig(), batch_size: int = 16):
-        from transformers import AutoModelForTokenClassification, AutoTokenizer
-
-        self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
-        self.model = AutoModelForTokenClassification.from_pretrained(model_dir).eval()
-        self.device, self.autocast = device_and_dtype()
-        self.model.to(self.device)
-        self.id2label = {int(k): v for k, v in self.model.config.id2label.items()}
+        model_dir = Path(model_dir)
+        self.scorer = load_scorer(model_dir)
+        self.id2label = self.scorer.id2label
         self.allowed = transition_mask(self.id2label)
-        self.windows = window_tokenizer(self.tokenizer, window)
+        self.windows = window_tokenizer(model_dir / "tokenizer.json", window)
         self.batch_size = batch_size
-        self.pad_id = self.tokenizer.pad_token_id or 0
+        special = json.loads((model_dir / "config.json").read_text(encoding="utf-8")).get("pad_token_id")
+        self.pad_id = special if special is not None else 0
 
-    @torch.no_grad()
     def _probs(self, windows: list) -> list[np.ndarray]:
         out = []
         for i in range(0, len(windows), self.batch_size):
             chunk = windows[i:i + self.batch_size]
             length = max(len(w.ids) for w in chunk)
-            ids = torch.full((len(chunk), length), self.pad_id, dtype=torch.long)
-            mask = torch.zeros((len(chunk), length), dtype=torch.long)
+            ids = np.full((len(chunk), length), self.pad_id, dtype=np.int64)
+            mask = np.zeros((len(chunk), length), dtype=np.int64)
             for row, w in enumerate(chunk):
-                ids[row, :len(w.ids)] = torch.tensor(w.ids)
+                ids[row, :len(w.ids)] = w.ids
                 mask[row, :len(w.ids)] = 1
-            with torch.autocast(self.device.type, dtype=self.autocast, enabled=self.autocast is not None):
-                logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits
-            probs = torch.softmax(logits.float(), dim=-1).cpu().numpy()
+            probs = self.scorer.probabilities(ids, mask)
             out += [probs[row, :len(w.ids)] for row, w in enumerate(chunk)]
         return out
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import polars as pl
 
-from pii_assets.storage import LocalStorage, atomic_writer, write_json
+from pii_assets.storage import LocalStorage, atomic_writer, sha256_file, write_json
 
 SPLITS = ("train", "validation", "test")
 DEFAULT_RATIOS = (0.8, 0.1, 0.1)
@@ -47,14 +47,6 @@ def split_of(group: str, seed: str, ratios: tuple[float, float, float] = DEFAULT
     if u < ratios[0]:
         return "train"
     return "validation" if u < ratios[0] + ratios[1] else "test"
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def library_versions() -> dict[str, str]:

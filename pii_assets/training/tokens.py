@@ -44,11 +44,17 @@ class WindowConfig:
                              "(need max_length >= 8 and 0 <= stride < max_length / 2)")
 
 
-def window_tokenizer(hf_tokenizer: Any, config: WindowConfig):
-    """A private copy of the backbone's Rust tokenizer, windowed and unpadded."""
+def window_tokenizer(source: Any, config: WindowConfig):
+    """A private copy of a Rust tokenizer, windowed and unpadded.
+
+    ``source``: a transformers fast tokenizer, or the path of a ``tokenizer.json``.
+    """
     from tokenizers import Tokenizer
 
-    tk = Tokenizer.from_str(hf_tokenizer.backend_tokenizer.to_str())
+    if isinstance(source, (str, Path)):
+        tk = Tokenizer.from_file(str(source))
+    else:
+        tk = Tokenizer.from_str(source.backend_tokenizer.to_str())
     tk.no_padding()
     tk.enable_truncation(max_length=config.max_length, stride=config.stride)
     return tk

@@ -20,6 +20,7 @@ from pii_assets.training.model import (
     PiiModel, device_and_dtype, merge_windows, tokens_to_spans, transition_mask, viterbi,
 )
 from pii_assets.training.config import TrainConfig
+from pii_assets.training.scoring import Scorer, TorchScorer
 from pii_assets.training.tokens import IGNORE
 
 
@@ -83,27 +84,33 @@ def collate(windows: Windows, idx: np.ndarray, pad_id: int, fixed_length: int | 
             torch.from_numpy(coref))
 
 
-@torch.no_grad()
-def predict(model: PiiModel, windows: Windows, pad_id: int, batch_size: int = 32):
-    """Per window: (IOB2-valid tag ids from Viterbi decoding, their probabilities), all tokens."""
-    device, autocast_dtype = device_and_dtype()
-    model.eval().to(device)
-    allowed = transition_mask({int(k): v for k, v in model.token_model.config.id2label.items()})
-    out: list[tuple[np.ndarray, np.ndarray]] = [None] * len(windows)  # type: ignore[list-item]
-    order = np.argsort([len(x) for x in windows.input_ids])
+def window_probabilities(scorer: Scorer, windows: Windows, pad_id: int, batch_size: int = 32) -> list[np.ndarray]:
+    """Per window: the scorer's (tokens x tags) probabilities, batched by length."""
+    out: list[np.ndarray] = [None] * len(windows)  # type: ignore[list-item]
+    order = np.argsort([len(x) for x in windows.input_ids], kind="stable")
     for i in range(0, len(order), batch_size):
         idx = order[i:i + batch_size]
         input_ids, attention, _, _ = collate(windows, idx, pad_id)
-        with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
-            logits, _ = model(input_ids.to(device), attention.to(device))
-        probs = torch.softmax(logits.float(), dim=-1).cpu().numpy()
+        probs = scorer.probabilities(input_ids.numpy(), attention.numpy())
         for row, w in enumerate(idx):
-            n = len(windows.input_ids[w])
-            real = windows.labels[w] != IGNORE  # not a special token
-            tags = np.zeros(n, dtype=np.int64)
-            tags[real] = viterbi(probs[row, :n][real], allowed)
-            out[w] = (tags, probs[row, np.arange(n), tags])
+            out[w] = probs[row, :len(windows.input_ids[w])]
     return out
+
+
+def decode(windows: Windows, probabilities: list[np.ndarray], id2label: dict[int, str]):
+    """Per window: (IOB2-valid tag ids from Viterbi decoding, their probabilities), all tokens."""
+    allowed = transition_mask(id2label)
+    out = []
+    for w, probs in enumerate(probabilities):
+        real = windows.labels[w] != IGNORE  # not a special token
+        tags = np.zeros(len(probs), dtype=np.int64)
+        tags[real] = viterbi(probs[real], allowed)
+        out.append((tags, probs[np.arange(len(probs)), tags]))
+    return out
+
+
+def predict(scorer: Scorer, windows: Windows, pad_id: int):
+    return decode(windows, window_probabilities(scorer, windows, pad_id), scorer.id2label)
 
 
 def predicted_spans(windows: Windows, predictions, id2label: dict[int, str]) -> dict[str, list[tuple[Span, float]]]:
@@ -116,13 +123,27 @@ def predicted_spans(windows: Windows, predictions, id2label: dict[int, str]) -> 
     return {sid: tokens_to_spans(merge_windows(ws), id2label) for sid, ws in per_sample.items()}
 
 
-def evaluate_windows(model: PiiModel, windows: Windows, gold: dict[str, tuple[str, list[Span]]],
+def evaluate_windows(scorer: Scorer | PiiModel, windows: Windows, gold: dict[str, tuple[str, list[Span]]],
                      pad_id: int) -> EntityReport:
-    """Strict entity-level report of ``model`` on ``windows`` against gold spans per sample id."""
-    id2label = {int(k): v for k, v in model.token_model.config.id2label.items()}
-    spans = predicted_spans(windows, predict(model, windows, pad_id), id2label)
+    """Strict entity-level report of a model on ``windows`` against gold spans per sample id."""
+    if isinstance(scorer, PiiModel):
+        scorer = TorchScorer(scorer)
+    spans = predicted_spans(windows, predict(scorer, windows, pad_id), scorer.id2label)
     return evaluate((language, gold_spans, [s for s, _ in spans.get(sid, [])])
                     for sid, (language, gold_spans) in gold.items())
+
+
+def parameter_groups(model: PiiModel, config: TrainConfig) -> list[dict]:
+    """AdamW groups: no weight decay on biases and norms; the new heads at ``head_learning_rate``."""
+    no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight")
+    heads = {id(p) for p in (*model.classifier_parameters(), *model.coref.parameters())}
+    groups: dict[tuple[bool, bool], list] = {}
+    for name, p in model.named_parameters():
+        groups.setdefault((id(p) in heads, any(nd in name for nd in no_decay)), []).append(p)
+    head_lr = config.head_learning_rate or config.learning_rate
+    return [{"params": ps, "lr": head_lr if head else config.learning_rate,
+             "weight_decay": 0.0 if decay_free else config.weight_decay}
+            for (head, decay_free), ps in sorted(groups.items())]
 
 
 @dataclass
@@ -151,14 +172,7 @@ def train(model: PiiModel, train_windows: Windows, val_windows: Windows,
     lengths = np.array([len(x) for x in train_windows.input_ids])
     steps_per_epoch = math.ceil(len(lengths) / config.batch_size)
     total_steps = steps_per_epoch * config.epochs
-    no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight")
-    params = [
-        {"params": [p for n, p in model.named_parameters() if not any(nd in n for nd in no_decay)],
-         "weight_decay": config.weight_decay},
-        {"params": [p for n, p in model.named_parameters() if any(nd in n for nd in no_decay)],
-         "weight_decay": 0.0},
-    ]
-    optimizer = torch.optim.AdamW(params, lr=config.learning_rate)
+    optimizer = torch.optim.AdamW(parameter_groups(model, config), lr=config.learning_rate)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * total_steps), total_steps)
     loss_fn = nn.CrossEntropyLoss(ignore_index=IGNORE)
     eval_every = max(1, steps_per_epoch // max(1, config.evals_per_epoch))
