@@ -9,10 +9,13 @@ export PII_ASSETS_DATA_DIR ?= $(CURDIR)/data
 # No Hub downloads at run time; everything this project uses ships in packages.
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
+# The key that signs models (see README, "Signing"). The demo makes one here on first use
+# (git-ignored, mode 0600); set PII_ASSETS_SIGNING_KEY_FILE or PII_ASSETS_SIGNING_KEY to use yours.
+export PII_ASSETS_SIGNING_KEY_FILE ?= $(CURDIR)/.secrets/signing_key.pem
 HOST ?= 127.0.0.1
 PORT ?= 3000
 
-.PHONY: demo test install ui validate bench release clean-data
+.PHONY: demo test install ui validate bench release clean-data signing-key
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,12 +33,17 @@ install: $(VENV)/.installed
 	@mkdir -p $(DAGSTER_HOME)
 	@cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 
-demo: install
-	$(BIN)/pii-assets demo --size $${DEMO_SIZE:-1000}
+demo: install signing-key
+	$(BIN)/pii-assets demo --size $${DEMO_SIZE:-1000} $(DEMO_ARGS)
+
+# Creates the demo signing key unless a key is configured or already there.
+signing-key: install
+	@test -n "$$PII_ASSETS_SIGNING_KEY" || test -f "$$PII_ASSETS_SIGNING_KEY_FILE" || \
+		$(BIN)/pii-assets keygen --out "$$PII_ASSETS_SIGNING_KEY_FILE"
 
 # Train and evaluate release $(RELEASE) on every eligible batch (after `make demo`); slow on a CPU.
 RELEASE ?= r1
-release: install
+release: install signing-key
 	$(BIN)/pii-assets release build $(RELEASE) $(RELEASE_ARGS)
 
 test: install
@@ -52,6 +60,7 @@ bench: install
 	$(BIN)/python benchmarks/generate.py --presidio-python .venv-bench/bin/python
 	$(BIN)/python benchmarks/tokenize.py
 	$(BIN)/python benchmarks/train_throughput.py
+	$(BIN)/python benchmarks/inference.py --release $(RELEASE)
 
 clean-data:
 	rm -rf data/batches data/releases $(DAGSTER_HOME)

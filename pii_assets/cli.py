@@ -17,8 +17,9 @@ from pii_assets.batches import BatchSpec, BatchSpecError, declare_batch, load_sp
 from pii_assets.catalogue import DEFAULT
 from pii_assets.reporting import markdown_table, prf_table
 from pii_assets.samples import SampleError, dumps
+from pii_assets.signing import SigningError
 from pii_assets.storage import LocalStorage, atomic_writer, read_jsonl
-from pii_assets.training.config import TrainConfig
+from pii_assets.training.config import MACRO_F1_FLOOR, TrainConfig
 from pii_assets.training.release import ReleaseError, validate_release_key
 
 DEMO_BATCHES = ("demo-a", "demo-b")
@@ -129,7 +130,10 @@ def demo(args: argparse.Namespace) -> None:
     materialize(args)
     print()
     summary(args)
-    print(f"\nData under {Path(args.data_dir).resolve()}/batches/<batch>/ ; "
+    if not args.skip_release:
+        print()
+        release_build(args)
+    print(f"\nData under {Path(args.data_dir).resolve()}/ (batches/<batch>/, releases/<release>/); "
           "open the Dagster UI with `make ui`.")
 
 
@@ -148,7 +152,8 @@ def release_build(args: argparse.Namespace) -> None:
     key = validate_release_key(args.release)
     instance.add_dynamic_partitions("releases", [key])
     training = {"epochs": args.epochs, "batch_size": args.batch_size, "learning_rate": args.learning_rate,
-                "macro_f1_floor": args.macro_f1_floor, "max_train_samples": args.max_train_samples}
+                "head_learning_rate": args.head_learning_rate, "macro_f1_floor": args.macro_f1_floor,
+                "max_train_samples": args.max_train_samples}
     result = defs.resolve_job_def("release_job").execute_in_process(
         partition_key=key, instance=instance, raise_on_error=False,
         resources={"storage": _storage_resource(args)},
@@ -161,10 +166,31 @@ def release_build(args: argparse.Namespace) -> None:
         print(markdown_table(report["summary"].items(), ("test metric", "value")))
         print()
         print(prf_table(report["per_label"].items(), "label"))
+    directory = Path(args.data_dir) / "releases" / key
+    if (directory / "parity.json").is_file():
+        print()
+        print(deployment_table(json.loads((directory / "parity.json").read_text(encoding="utf-8"))))
+    if (directory / "signature.json").is_file() and result.success:
+        print()
+        for entry in ("quantized_model", "trained_model"):
+            verify(argparse.Namespace(directory=str(directory / entry), signature=str(directory / "signature.json"),
+                                      public_key=str(directory / "signing_key.pub"), entry=entry))
     print(f"release {key}: run {result.run_id} {'succeeded' if result.success else 'FAILED'}")
     if not result.success:
-        raise SystemExit(f"error: release {key} failed (a failed macro_f1_floor check fails the release); "
-                         "see the run in the UI")
+        raise SystemExit(f"error: release {key} failed (a failed macro_f1_floor or parity check fails the "
+                         "release; signing needs a key, see README); see the run in the UI")
+
+
+def deployment_table(parity: dict) -> str:
+    summary, sizes = parity["summary"], parity["sizes"]
+    mib = 2 ** 20
+    return markdown_table([
+        ("size (MiB)", round(sizes["trained_safetensors_bytes"] / mib, 1), round(sizes["quantized_bytes"] / mib, 1)),
+        ("latency, batch 1 (ms/window)", summary["trained_ms_batch1"], summary["quantized_ms_batch1"]),
+        ("test strict micro F1", summary["reference_micro_f1"], summary["candidate_micro_f1"]),
+    ], ("", "trained (torch fp32)", "quantized (int8 ONNX)")) + (
+        f"\n\nparity: argmax agreement {summary['argmax_agreement']:.2%}, F1 drop "
+        f"{summary['micro_f1_drop_points']:.2f} points, {summary['differing_spans']} differing spans")
 
 
 def predict(args: argparse.Namespace) -> None:
@@ -186,6 +212,29 @@ def predict(args: argparse.Namespace) -> None:
             for record, spans in zip(chunk, predictor.predict([r["text"] for r in chunk], threshold)):
                 out.write(dumps({**record, "privacy_mask": spans}) + "\n")
     print(f"{len(records)} texts -> {args.output} (threshold {threshold})")
+
+
+def keygen(args: argparse.Namespace) -> None:
+    from pii_assets.resources import SIGNING_KEY_FILE_ENV
+    from pii_assets.signing import generate_key
+
+    public = generate_key(Path(args.out))
+    print(f"private key {args.out} (mode 0600; keep it out of git and out of data/)\n"
+          f"public key  {public}\n"
+          f"sign releases with it: export {SIGNING_KEY_FILE_ENV}={Path(args.out).resolve()}")
+
+
+def verify(args: argparse.Namespace) -> None:
+    from pii_assets.signing import load_public_key, read_signature, verify as verify_directory
+
+    document = read_signature(Path(args.signature))
+    result = verify_directory(Path(args.directory), document, load_public_key(Path(args.public_key)), args.entry)
+    if not result.ok:
+        sys.stderr.write("".join(f"FAILED {args.directory}: {problem}\n" for problem in result.problems))
+        raise SystemExit(1)
+    payload = document["payload"]
+    print(f"OK {args.directory}: {result.files} files match the signature of release {payload['release']} "
+          f"({result.entry}, data manifest {payload['data_manifest_sha256'][:12]}...)")
 
 
 def labelstudio_config(args: argparse.Namespace) -> None:
@@ -223,16 +272,13 @@ def build_parser() -> argparse.ArgumentParser:
     rc.set_defaults(func=release_create)
     rb = rsub.add_parser("build", help="materialize release_job for a release on all eligible batches")
     rb.add_argument("release")
-    rb.add_argument("--epochs", type=int, default=TrainConfig.epochs)
-    rb.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
-    rb.add_argument("--learning-rate", type=float, default=TrainConfig.learning_rate)
-    rb.add_argument("--macro-f1-floor", type=float, default=0.90)
-    rb.add_argument("--max-train-samples", type=int, default=0, help="0: all")
+    _training_options(rb)
     rb.add_argument("--log-level", default="INFO")
     rb.set_defaults(func=release_build)
 
     pr = sub.add_parser("predict", help="tag PII spans in {'text': ...} JSONL lines with a model directory")
-    pr.add_argument("--model", required=True, help="a trained model directory (releases/<r>/trained_model)")
+    pr.add_argument("--model", required=True, help="a model directory: releases/<r>/trained_model (torch) or "
+                                                   "releases/<r>/quantized_model (onnxruntime)")
     pr.add_argument("--input", required=True)
     pr.add_argument("--output", required=True)
     pr.add_argument("--threshold", type=float, help="token probability for a PII label (overrides --sensitivity)")
@@ -240,14 +286,37 @@ def build_parser() -> argparse.ArgumentParser:
                     help="presets: high=0.1, medium=0.25, low=0.5")
     pr.set_defaults(func=predict)
 
-    dm = sub.add_parser("demo", help="declare demo-a and demo-b, materialize them, print a summary")
+    dm = sub.add_parser("demo", help="declare and materialize demo-a and demo-b, then build, quantize, sign "
+                                      "and verify release r1")
     _spec_options(dm)
+    _training_options(dm)
+    dm.add_argument("--release", default="r1", help="release to build after the batches")
+    dm.add_argument("--skip-release", action="store_true", help="stop after the batches")
     dm.add_argument("--log-level", default="INFO")
     dm.set_defaults(func=demo)
+    kg = sub.add_parser("keygen", help="create an Ed25519 signing key (0600) and its public key")
+    kg.add_argument("--out", required=True, help="private key file to create (FILE.pub gets the public key)")
+    kg.set_defaults(func=keygen)
+    vf = sub.add_parser("verify", help="check a model directory against its signature; exit 0 only if "
+                                       "every file matches")
+    vf.add_argument("directory")
+    vf.add_argument("--signature", required=True)
+    vf.add_argument("--public-key", required=True)
+    vf.add_argument("--entry", help="which signed directory this is (default: its name, e.g. quantized_model)")
+    vf.set_defaults(func=verify)
     sub.add_parser("labelstudio-config", help="print the Label Studio labeling config").set_defaults(
         func=labelstudio_config)
     sub.add_parser("label-maps", help="print the IOB2 label maps").set_defaults(func=label_maps)
     return parser
+
+
+def _training_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--epochs", type=int, default=TrainConfig.epochs)
+    p.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
+    p.add_argument("--learning-rate", type=float, default=TrainConfig.learning_rate)
+    p.add_argument("--head-learning-rate", type=float, default=TrainConfig.head_learning_rate)
+    p.add_argument("--macro-f1-floor", type=float, default=MACRO_F1_FLOOR)
+    p.add_argument("--max-train-samples", type=int, default=0, help="0: all")
 
 
 def _spec_options(p: argparse.ArgumentParser) -> None:
@@ -266,7 +335,7 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except (BatchSpecError, SampleError, ReleaseError) as exc:
+    except (BatchSpecError, SampleError, ReleaseError, SigningError) as exc:
         raise SystemExit(f"error: {exc}") from None
 
 

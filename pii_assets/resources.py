@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import dagster as dg
 
@@ -40,3 +41,37 @@ class BackboneResource(dg.ConfigurableResource):
 
 def default_backbone() -> BackboneResource:
     return BackboneResource(backbone=configured_backbone())
+
+
+class SigningResource(dg.ConfigurableResource):
+    """The Ed25519 key that signs models: the key itself (``private_key``, PEM or base64 seed) or a
+    0600 key file (``key_file``). Bind both through ``EnvVar`` so the key never appears in run
+    config; without either, signing fails with a message saying how to make one."""
+
+    private_key: str | None = None
+    key_file: str | None = None
+
+    def load(self):
+        from pii_assets.signing import SigningError, private_key_from_file, private_key_from_text
+
+        if self.private_key:
+            return private_key_from_text(self.private_key, f"${SIGNING_KEY_ENV}")
+        if self.key_file:
+            return private_key_from_file(Path(self.key_file))
+        raise SigningError(f"no signing key: set {SIGNING_KEY_FILE_ENV} to a key file made by "
+                           f"`pii-assets keygen --out FILE`, or {SIGNING_KEY_ENV} to the key; "
+                           "models are never signed with a throw-away key")
+
+
+SIGNING_KEY_ENV = "PII_ASSETS_SIGNING_KEY"
+SIGNING_KEY_FILE_ENV = "PII_ASSETS_SIGNING_KEY_FILE"
+
+
+def default_signing() -> SigningResource:
+    """Bound to whichever of the two variables is set when the code location loads (through
+    ``EnvVar``, so the value is read at run time and never shown in the UI)."""
+    if os.environ.get(SIGNING_KEY_ENV):
+        return SigningResource(private_key=dg.EnvVar(SIGNING_KEY_ENV))
+    if os.environ.get(SIGNING_KEY_FILE_ENV):
+        return SigningResource(key_file=dg.EnvVar(SIGNING_KEY_FILE_ENV))
+    return SigningResource()

@@ -14,7 +14,7 @@ from pii_assets.reporting import (
 from pii_assets.resources import BackboneResource, StorageResource
 from pii_assets.storage import LocalStorage, atomic_directory, write_json
 from pii_assets.training.backbone import BackboneError, load_tokenizer, resolve
-from pii_assets.training.config import TrainConfig
+from pii_assets.training.config import MACRO_F1_FLOOR, TrainConfig
 from pii_assets.training.release import (
     SPLIT_SEED, BatchEntry, ReleaseError, build_manifest, load_manifest, release_dir, release_samples,
     split_ids,
@@ -97,6 +97,7 @@ class TrainingConfig(dg.Config):
     epochs: int = TrainConfig.epochs
     batch_size: int = TrainConfig.batch_size
     learning_rate: float = TrainConfig.learning_rate
+    head_learning_rate: float | None = TrainConfig.head_learning_rate
     warmup_ratio: float = TrainConfig.warmup_ratio
     patience: int = TrainConfig.patience
     evals_per_epoch: int = TrainConfig.evals_per_epoch
@@ -104,7 +105,7 @@ class TrainingConfig(dg.Config):
     seed: int = TrainConfig.seed
     max_train_samples: int = 0
     """Use at most this many training samples (0: all), for quick runs."""
-    macro_f1_floor: float = 0.90
+    macro_f1_floor: float = MACRO_F1_FLOOR
     """Blocking check: test-split strict macro F1 below this fails the release."""
 
     def train_config(self) -> TrainConfig:

@@ -8,11 +8,13 @@ import polars as pl
 import pytest
 
 from pii_assets.assets.batch import raw_samples, reviewed_samples
+from pii_assets.assets.deploy import model_signature, quantized_model
 from pii_assets.assets.release import model_evaluation, release_manifest, trained_model
 from pii_assets.assets.training import training_tokens
 from pii_assets.batches import BatchSpec, declare_batch
 from pii_assets.partitions import batches, releases
-from pii_assets.resources import BackboneResource, StorageResource
+from pii_assets.resources import BackboneResource, SigningResource, StorageResource
+from pii_assets.signing import generate_key
 from pii_assets.storage import LocalStorage
 
 BATCH_ASSETS = [raw_samples, reviewed_samples, training_tokens]
@@ -47,11 +49,17 @@ def built(tmp_path_factory, tiny_backbone):
                                                                                  "macro_f1_floor": 0.99}}}})
         evaluation = dg.materialize([model_evaluation], partition_key="r1", instance=instance, resources=resources)
         assert evaluation.success
-        yield storage, result, strict, instance
+        key_file = root / "keys" / "signing.pem"
+        generate_key(key_file)
+        no_key = dg.materialize([quantized_model, model_signature], partition_key="r1", instance=instance,
+                                resources={**resources, "signing": SigningResource()}, raise_on_error=False)
+        deploy = dg.materialize([quantized_model, model_signature], partition_key="r1", instance=instance,
+                                resources={**resources, "signing": SigningResource(key_file=str(key_file))})
+        yield storage, result, strict, instance, deploy, no_key
 
 
 def test_manifest_lists_eligible_batches_with_hashes_and_group_disjoint_splits(built):
-    storage, result, _, _ = built
+    storage, result = built[:2]
     assert result.success
     manifest = json.loads((storage.root / "releases/r1/manifest.json").read_text())
     assert [b["key"] for b in manifest["batches"]] == ["b1", "b2"]
@@ -67,7 +75,7 @@ def test_manifest_lists_eligible_batches_with_hashes_and_group_disjoint_splits(b
 def test_trained_model_loads_with_transformers_and_has_the_coref_head(built):
     from transformers import AutoModelForTokenClassification, pipeline
 
-    storage, result, _, _ = built
+    storage, result = built[:2]
     directory = storage.root / "releases/r1/trained_model"
     model = AutoModelForTokenClassification.from_pretrained(directory)
     assert model.config.id2label[1] == "B-FIRSTNAME" and model.config.num_labels == 49
@@ -83,7 +91,7 @@ def test_trained_model_loads_with_transformers_and_has_the_coref_head(built):
 
 
 def test_trained_model_metadata_and_macro_f1_floor_check(built):
-    _, result, strict, instance = built
+    _, result, strict, instance = built[:4]
     mat = instance.get_latest_materialization_event(dg.AssetKey("trained_model"))
     checks = {e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data.passed
               for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
@@ -143,3 +151,91 @@ def test_model_evaluation_compares_with_vanilla_presidio(built):
     assert comparison["texts"] == json.loads((storage.root / "releases/r1/manifest.json").read_text())["splits"]["test"]
     presidio = comparison["results"]["presidio (vanilla)"]["all_labels"]
     assert 0 < presidio["char_recall"] <= 1 and 0 < presidio["char_precision"] <= 1  # Presidio does find PII
+
+
+def check_results(result) -> dict[str, bool]:
+    return {e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data.passed
+            for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
+
+
+def test_quantized_model_follows_the_contract_and_loads_with_optimum_and_onnxruntime(built):
+    import numpy as np
+    import onnxruntime as ort
+    from optimum.onnxruntime import ORTModelForTokenClassification
+    from transformers import AutoTokenizer
+
+    storage, deploy = built[0], built[4]
+    assert deploy.success and check_results(deploy) == {"parity": True}
+    directory = storage.root / "releases/r1/quantized_model"
+    assert {"model_quantized.onnx", "tokenizer.json", "label_mappings.json", "config.json"} <= {
+        p.name for p in directory.iterdir()}
+    tokenizer = AutoTokenizer.from_pretrained(directory)
+    inputs = tokenizer(["Call Anna Schmidt on +49 30 901820."], return_tensors="np")
+    ort_model = ORTModelForTokenClassification.from_pretrained(directory, file_name="model_quantized.onnx")
+    logits = ort_model(**{k: v for k, v in inputs.items()}).logits
+    assert logits.shape[-1] == 49
+    session = ort.InferenceSession(str(directory / "model_quantized.onnx"), providers=["CPUExecutionProvider"])
+    assert [o.name for o in session.get_outputs()] == ["logits", "coref_logits"]
+    feed = {i.name: inputs[i.name].astype(np.int64) for i in session.get_inputs()}
+    plain_logits, coref = session.run(None, feed)
+    assert np.allclose(plain_logits, np.asarray(logits), atol=1e-5) and coref.shape[:2] == plain_logits.shape[:2]
+    parity = json.loads((storage.root / "releases/r1/parity.json").read_text())
+    assert parity["summary"]["argmax_agreement"] >= 0.995 and parity["summary"]["micro_f1_drop_points"] <= 0.5
+    assert parity["sizes"]["quantized_bytes"] < parity["sizes"]["trained_safetensors_bytes"]
+    assert {"label", "reference_f1", "candidate_f1", "differing_spans"} <= set(parity["per_label"][0])
+    md = deploy.asset_materializations_for_node("quantized_model")[0].metadata
+    assert md["argmax_agreement"].value == parity["summary"]["argmax_agreement"]
+
+
+def test_signature_without_a_key_fails_clearly_and_signs_nothing(built):
+    no_key = built[5]
+    assert not no_key.success
+    failures = [e for e in no_key.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert failures and failures[0].step_key == "model_signature"
+    message = failures[0].event_specific_data.error.message + str(failures[0].event_specific_data.user_failure_data)
+    assert "no signing key" in message and "pii-assets keygen" in message
+
+
+def test_verify_cli_passes_the_signed_model_and_fails_on_tampering(built, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    storage = built[0]
+    release = storage.root / "releases/r1"
+    cli = str(Path(sys.executable).parent / "pii-assets")
+
+    def run(directory, public=release / "signing_key.pub"):
+        return subprocess.run([cli, "verify", str(directory), "--signature", str(release / "signature.json"),
+                               "--public-key", str(public)], capture_output=True, text=True, timeout=120)
+
+    ok = run(release / "quantized_model")
+    assert ok.returncode == 0 and ok.stdout.startswith("OK ") and len(ok.stdout.splitlines()) == 1
+    assert run(release / "trained_model").returncode == 0
+    copy = tmp_path / "quantized_model"
+    shutil.copytree(release / "quantized_model", copy)
+    with open(copy / "model_quantized.onnx", "r+b") as fh:
+        fh.seek(100)
+        byte = fh.read(1)
+        fh.seek(100)
+        fh.write(bytes([byte[0] ^ 0xFF]))
+    bad = run(copy)
+    assert bad.returncode == 1 and "model_quantized.onnx: content changed" in bad.stderr
+    generate_key(tmp_path / "other.pem")
+    wrong = run(release / "quantized_model", tmp_path / "other.pem.pub")
+    assert wrong.returncode == 1 and "does not verify with this public key" in wrong.stderr
+
+
+def test_predict_on_the_quantized_model_matches_the_format(built, tmp_path):
+    from pii_assets.training.predict import Predictor
+
+    storage = built[0]
+    quantized = Predictor(storage.root / "releases/r1/quantized_model")
+    trained = Predictor(storage.root / "releases/r1/trained_model")
+    texts = ["Call Anna Schmidt on +49 30 901820 or mail anna.schmidt@web.de.", "",
+             "Bitte rufen Sie Anna Schmidt an. " * 400]
+    for text, spans in zip(texts, quantized.predict(texts, threshold=0.1)):
+        for span in spans:
+            assert set(span) == {"value", "label", "start", "end", "score"}
+            assert text[span["start"]:span["end"]] == span["value"]
+    assert type(quantized.scorer).__name__ == "OnnxScorer" and type(trained.scorer).__name__ == "TorchScorer"
