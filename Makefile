@@ -15,7 +15,7 @@ export PII_ASSETS_SIGNING_KEY_FILE ?= $(CURDIR)/.secrets/signing_key.pem
 HOST ?= 127.0.0.1
 PORT ?= 3000
 
-.PHONY: demo test install ui validate bench release clean-data signing-key
+.PHONY: demo test install ui validate bench release clean-data signing-key labelstudio labelstudio-venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,8 +46,30 @@ RELEASE ?= r1
 release: install signing-key
 	$(BIN)/pii-assets release build $(RELEASE) $(RELEASE_ARGS)
 
-test: install
+test: install labelstudio-venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Label Studio lives in its own virtualenv: it pins openai<2 and other old packages.
+LS_VENV := .venv-labelstudio
+LS_VERSION := 1.23.2
+labelstudio-venv: $(LS_VENV)/.installed
+$(LS_VENV)/.installed:
+	$(PYTHON) -m venv $(LS_VENV)
+	$(LS_VENV)/bin/pip install --quiet --disable-pip-version-check label-studio==$(LS_VERSION)
+	touch $@
+
+# A local Label Studio for the review loop (README, "Label Studio"): 127.0.0.1:$(LS_PORT), data in
+# .labelstudio/, the admin user and API token from LABEL_STUDIO_USERNAME / LABEL_STUDIO_PASSWORD /
+# LABEL_STUDIO_API_KEY (the token is enabled as a legacy token on the first start).
+LS_PORT ?= 8080
+labelstudio: labelstudio-venv
+	@test -n "$$LABEL_STUDIO_PASSWORD" && test -n "$$LABEL_STUDIO_API_KEY" || \
+		{ echo "set LABEL_STUDIO_PASSWORD and LABEL_STUDIO_API_KEY (40 hex characters: openssl rand -hex 20)"; exit 2; }
+	LABEL_STUDIO_BASE_DATA_DIR=$(CURDIR)/.labelstudio LABEL_STUDIO_USERNAME=$${LABEL_STUDIO_USERNAME:-admin@localhost} \
+	LABEL_STUDIO_USER_TOKEN=$$LABEL_STUDIO_API_KEY LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN=true \
+	LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK=true \
+	$(LS_VENV)/bin/label-studio start --no-browser --internal-host 127.0.0.1 --port $(LS_PORT) \
+		--data-dir $(CURDIR)/.labelstudio
 
 validate: install
 	$(BIN)/dagster definitions validate -m pii_assets.definitions

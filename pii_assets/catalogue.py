@@ -93,6 +93,15 @@ class UnknownLabelError(ValueError):
     pass
 
 
+MENTION_LABELS = {
+    "NAME": ("#ffd8b1", "A person's name as a coreference mention (link it to the other mentions)"),
+    "PRONOUN": ("#cccccc", "Pronoun referring to a person"),
+    "REFERENCE": ("#999999", "Noun phrase referring to a person (the customer)"),
+    "ENTITY": ("#a9a9a9", "Another mention of an entity (e.g. a company)"),
+}
+"""Label Studio labels of coreference mentions: the mention type (samples.MENTION_TYPES) upper-cased."""
+
+
 class Catalogue:
     """A set of labels with everything derived from it. ``CATALOGUE`` is the default."""
 
@@ -153,9 +162,8 @@ class Catalogue:
         lines += [
             "  </Labels>",
             '  <Labels name="mention" toName="text">',
-            '    <Label value="PRONOUN" background="#cccccc" hint="Pronoun referring to a person"/>',
-            '    <Label value="REFERENCE" background="#999999"'
-            ' hint="Noun phrase referring to a person (the customer)"/>',
+            *(f"    <Label value={quoteattr(value)} background={quoteattr(colour)} hint={quoteattr(hint)}/>"
+              for value, (colour, hint) in MENTION_LABELS.items()),
             "  </Labels>",
             '  <Text name="text" value="$text"/>',
             "</View>",

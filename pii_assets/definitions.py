@@ -2,14 +2,15 @@
 
 import dagster as dg
 
-from pii_assets.assets import batch, deploy, release, training
+from pii_assets.assets import batch, deploy, labelstudio, release, training
 from pii_assets.jobs import batch_job, release_job
-from pii_assets.resources import default_backbone, default_signing, default_storage
+from pii_assets.resources import default_backbone, default_labelstudio, default_signing, default_storage
 
 defs = dg.Definitions(
-    assets=[batch.raw_samples, batch.reviewed_samples, training.training_tokens,
+    assets=[batch.raw_samples, batch.reviewed_samples, labelstudio.ls_tasks, training.training_tokens,
             release.release_manifest, release.trained_model, release.model_evaluation,
             deploy.quantized_model, deploy.model_signature],
     jobs=[batch_job, release_job],
-    resources={"storage": default_storage(), "backbone": default_backbone(), "signing": default_signing()},
+    resources={"storage": default_storage(), "backbone": default_backbone(), "signing": default_signing(),
+               "labelstudio": default_labelstudio()},
 )

@@ -75,3 +75,34 @@ def default_signing() -> SigningResource:
     if os.environ.get(SIGNING_KEY_FILE_ENV):
         return SigningResource(key_file=dg.EnvVar(SIGNING_KEY_FILE_ENV))
     return SigningResource()
+
+
+LABEL_STUDIO_URL_ENV = "LABEL_STUDIO_URL"
+LABEL_STUDIO_API_KEY_ENV = "LABEL_STUDIO_API_KEY"
+
+
+class LabelStudioResource(dg.ConfigurableResource):
+    """The Label Studio server humans review samples in. Without ``url`` (the offline default) the
+    graph still runs: tasks are only written as importable JSON files."""
+
+    url: str | None = None
+    api_key: str | None = None
+    project_title: str = "pii_assets"
+
+    def client(self):
+        from pii_assets.labelstudio.client import LabelStudioClient
+
+        if not self.url:
+            return None
+        if not self.api_key:
+            raise ValueError(f"Label Studio at {self.url} needs an API key: set {LABEL_STUDIO_API_KEY_ENV}")
+        return LabelStudioClient(self.url, self.api_key)
+
+
+def default_labelstudio() -> LabelStudioResource:
+    """Bound through ``EnvVar`` when $LABEL_STUDIO_URL is set (project: $PII_ASSETS_LS_PROJECT)."""
+    title = os.environ.get("PII_ASSETS_LS_PROJECT", "pii_assets")
+    if os.environ.get(LABEL_STUDIO_URL_ENV):
+        return LabelStudioResource(url=dg.EnvVar(LABEL_STUDIO_URL_ENV), api_key=dg.EnvVar(LABEL_STUDIO_API_KEY_ENV),
+                                   project_title=title)
+    return LabelStudioResource(project_title=title)

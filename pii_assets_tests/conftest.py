@@ -1,10 +1,17 @@
-"""Shared fixtures: a tiny locally-built backbone (WordPiece tokenizer + 2-layer BERT)."""
+"""Shared fixtures: a tiny locally-built backbone (WordPiece tokenizer + 2-layer BERT) and a real
+Label Studio server (own virtualenv .venv-labelstudio, made by `make labelstudio-venv`; a fresh data
+dir, a free loopback port, a legacy API token), started once per session when a test asks for it."""
+
+import os
+from pathlib import Path
 
 import pytest
 
 from pii_assets.batches import BatchSpec
 from pii_assets.generator.offline import OfflineGenerator
 from pii_assets.samples import validate
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def build_tiny_backbone(directory, texts, vocab_size=2000):
@@ -41,3 +48,14 @@ def corpus():
 @pytest.fixture(scope="session")
 def tiny_backbone(tmp_path_factory, corpus):
     return build_tiny_backbone(tmp_path_factory.mktemp("tiny-backbone"), [s["text"] for s in corpus])
+
+
+@pytest.fixture(scope="session")
+def labelstudio_server(tmp_path_factory):
+    from pii_assets.labelstudio.server import local_server
+
+    venv = Path(os.environ.get("PII_ASSETS_LS_VENV", REPO / ".venv-labelstudio"))
+    if not (venv / "bin" / "label-studio").exists():
+        pytest.fail(f"no Label Studio in {venv}: run `make labelstudio-venv` (make test does)")
+    with local_server(venv, tmp_path_factory.mktemp("labelstudio")) as server:
+        yield {"url": server.url, "token": server.token, "email": server.email}

@@ -1,0 +1,55 @@
+"""Label Studio assets on the ``batches`` partitions: tasks with pre-annotations for human review."""
+
+import dagster as dg
+
+from pii_assets.assets.batch import reviewed_samples
+from pii_assets.catalogue import DEFAULT
+from pii_assets.partitions import batches
+from pii_assets.resources import LabelStudioResource, StorageResource
+from pii_assets.storage import read_jsonl, write_json
+
+LS_TASKS_VERSION = "1"
+
+
+@dg.asset(
+    partitions_def=batches,
+    group_name="batch",
+    deps=[reviewed_samples],
+    code_version=LS_TASKS_VERSION,
+    kinds={"labelstudio", "json"},
+    description="The batch's reviewed samples as Label Studio tasks with pre-annotations (every span "
+                "as a region, coreference as relations). Always written as an importable JSON file; "
+                "synced into the Label Studio project (idempotently, in batched requests) when one is "
+                "configured.",
+)
+def ls_tasks(context: dg.AssetExecutionContext, storage: StorageResource,
+             labelstudio: LabelStudioResource) -> dg.MaterializeResult:
+    from pii_assets.labelstudio.client import LabelStudioError
+    from pii_assets.labelstudio.convert import sample_to_task
+
+    batch = context.partition_key
+    store = storage.store()
+    tasks = [sample_to_task(sample, batch)
+             for _, sample in read_jsonl(store.batch_file(batch, "reviewed_samples.jsonl"))]
+    path = store.batch_file(batch, "ls_tasks.json")
+    write_json(path, tasks)
+    metadata = {"tasks": len(tasks), "regions": sum(len(t["predictions"][0]["result"]) for t in tasks),
+                "path": dg.MetadataValue.path(str(path))}
+    client = labelstudio.client()
+    if client is None:
+        context.log.info(f"no Label Studio configured: {len(tasks)} tasks written to {path} (import them by hand)")
+        return dg.MaterializeResult(metadata={**metadata, "label_studio": "not configured"})
+    try:
+        project = client.ensure_project(labelstudio.project_title, DEFAULT.label_studio_config())
+        report = client.sync_batch(project, batch, tasks)
+    except LabelStudioError as exc:
+        raise dg.Failure(description=str(exc)) from None
+    if report.kept_annotated_stale:
+        context.log.warning(f"{len(report.kept_annotated_stale)} annotated tasks belong to samples no longer in "
+                            f"batch {batch}; kept: {report.kept_annotated_stale[:20]}")
+    return dg.MaterializeResult(metadata={
+        **metadata, "label_studio": dg.MetadataValue.url(f"{client.url}/projects/{project}/data"),
+        "project_id": project, "imported": report.imported, "already_present": report.already_present,
+        "deleted_stale": report.deleted_stale, "kept_annotated_stale": len(report.kept_annotated_stale),
+        "import_requests": report.requests,
+    })

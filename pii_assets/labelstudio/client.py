@@ -1,0 +1,99 @@
+"""A small Label Studio client on label-studio-sdk 2.x: the project, a batch's tasks, imports.
+
+Tasks are keyed by ``data.sample_id`` within ``data.batch``, which makes imports idempotent:
+a sample already in the project is never imported again, and a task whose sample left the
+batch is deleted unless a human annotated it (human work is never thrown away).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+IMPORT_CHUNK = 500
+
+
+class LabelStudioError(RuntimeError):
+    """Label Studio is unreachable or refused a request (the message says which and why)."""
+
+
+@dataclass
+class SyncReport:
+    project_id: int
+    imported: int = 0
+    already_present: int = 0
+    deleted_stale: int = 0
+    kept_annotated_stale: list[int] = field(default_factory=list)
+    requests: int = 0
+
+
+def _plain(obj: Any) -> dict:
+    return obj.model_dump() if hasattr(obj, "model_dump") else dict(obj)
+
+
+class LabelStudioClient:
+    def __init__(self, url: str, api_key: str, timeout: float = 60.0):
+        from label_studio_sdk import LabelStudio
+
+        self.url = url.rstrip("/")
+        self.sdk = LabelStudio(base_url=self.url, api_key=api_key, timeout=timeout)
+
+    def _call(self, what: str, fn, *args, **kwargs):
+        import httpx
+        from label_studio_sdk.core.api_error import ApiError
+
+        try:
+            return fn(*args, **kwargs)
+        except ApiError as exc:
+            body = str(exc.body)[:300]
+            raise LabelStudioError(f"Label Studio at {self.url} refused to {what}: HTTP {exc.status_code} {body}") from None
+        except httpx.HTTPError as exc:
+            raise LabelStudioError(f"Label Studio at {self.url} is unreachable ({what}): {exc}") from None
+
+    def ensure_project(self, title: str, label_config: str) -> int:
+        """The id of the project called ``title``, created or updated to ``label_config``."""
+        projects = [p for p in self._call("list projects", lambda: list(self.sdk.projects.list(title=title)))
+                    if p.title == title]
+        if not projects:
+            return self._call("create the project", self.sdk.projects.create, title=title,
+                              label_config=label_config).id
+        project = projects[0]
+        if (project.label_config or "").strip() != label_config.strip():
+            self._call("update the labeling config", self.sdk.projects.update, id=project.id,
+                       label_config=label_config)
+        return project.id
+
+    def tasks(self, project_id: int, batch: str | None = None, page_size: int = 500) -> Iterator[dict]:
+        """Every task of the project (of one batch if given), with annotations and predictions."""
+        pager = self._call("list tasks", self.sdk.tasks.list, project=project_id, fields="all", page_size=page_size)
+        try:
+            for task in pager:
+                task = _plain(task)
+                if batch is None or (task.get("data") or {}).get("batch") == batch:
+                    yield task
+        except Exception as exc:  # the pager fetches later pages lazily
+            raise LabelStudioError(f"Label Studio at {self.url} failed while listing tasks: {exc}") from None
+
+    def sync_batch(self, project_id: int, batch: str, tasks: list[dict]) -> SyncReport:
+        """Make the project's tasks of ``batch`` exactly ``tasks`` (by sample id), in few requests."""
+        report = SyncReport(project_id)
+        existing = {}
+        for task in self.tasks(project_id, batch):
+            existing.setdefault(task["data"].get("sample_id"), []).append(task)
+        wanted = {t["data"]["sample_id"] for t in tasks}
+        new = [t for t in tasks if t["data"]["sample_id"] not in existing]
+        report.already_present = len(tasks) - len(new)
+        for i in range(0, len(new), IMPORT_CHUNK):
+            self._call("import tasks", self.sdk.projects.import_tasks, id=project_id, request=new[i:i + IMPORT_CHUNK])
+            report.requests += 1
+            report.imported += len(new[i:i + IMPORT_CHUNK])
+        for sample_id, found in existing.items():
+            duplicates = found[1:] if sample_id in wanted else found
+            for task in duplicates:
+                if task.get("annotations"):
+                    report.kept_annotated_stale.append(task["id"])
+                else:
+                    self._call(f"delete task {task['id']}", self.sdk.tasks.delete, id=str(task["id"]))
+                    report.deleted_stale += 1
+        return report
