@@ -13,3 +13,10 @@ release_job = dg.define_asset_job(
     selection=dg.AssetSelection.groups("release"),
     description="Build one release (select the release key): manifest, trained model, evaluation.",
 )
+
+annotation_job = dg.define_asset_job(
+    "annotation_job",
+    selection=dg.AssetSelection.assets("annotated_samples").downstream() & dg.AssetSelection.groups("batch"),
+    description="Re-read one batch's Label Studio annotations and re-tokenize it (what the Label Studio "
+                "sensor requests when annotations change).",
+)

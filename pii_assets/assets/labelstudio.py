@@ -1,4 +1,5 @@
-"""Label Studio assets on the ``batches`` partitions: tasks with pre-annotations for human review."""
+"""Label Studio assets on the ``batches`` partitions: tasks with pre-annotations for human review,
+and the samples that come back from it."""
 
 import dagster as dg
 
@@ -6,7 +7,7 @@ from pii_assets.assets.batch import reviewed_samples
 from pii_assets.catalogue import DEFAULT
 from pii_assets.partitions import batches
 from pii_assets.resources import LabelStudioResource, StorageResource
-from pii_assets.storage import read_jsonl, write_json
+from pii_assets.storage import read_jsonl, write_json, write_jsonl
 
 LS_TASKS_VERSION = "1"
 
@@ -52,4 +53,57 @@ def ls_tasks(context: dg.AssetExecutionContext, storage: StorageResource,
         "project_id": project, "imported": report.imported, "already_present": report.already_present,
         "deleted_stale": report.deleted_stale, "kept_annotated_stale": len(report.kept_annotated_stale),
         "import_requests": report.requests,
+    })
+
+
+class AnnotationConfig(dg.Config):
+    unreviewed: str = "include"
+    """Samples no human has reviewed yet: ``include`` them (they stay marked as machine-reviewed,
+    ``meta.review.by == "rules"``) or ``exclude`` them. Cancelled (skipped) tasks are always excluded."""
+
+
+@dg.asset(
+    partitions_def=batches,
+    group_name="batch",
+    deps=[ls_tasks],
+    code_version=LS_TASKS_VERSION,
+    kinds={"labelstudio", "jsonl"},
+    description="The batch's samples after human review: the latest non-cancelled Label Studio "
+                "annotation of each task wins; unreviewed samples follow the configured policy; "
+                "annotations that cannot become samples are rejected with the task id and reason. "
+                "Without Label Studio, the machine-reviewed samples pass through, marked as such.",
+)
+def annotated_samples(context: dg.AssetExecutionContext, config: AnnotationConfig, storage: StorageResource,
+                      labelstudio: LabelStudioResource) -> dg.MaterializeResult:
+    from pii_assets.labelstudio.annotations import PolicyError, collect
+    from pii_assets.labelstudio.client import LabelStudioError
+
+    batch = context.partition_key
+    store = storage.store()
+    reviewed = {s["id"]: s for _, s in read_jsonl(store.batch_file(batch, "reviewed_samples.jsonl"))}
+    client = labelstudio.client()
+    try:
+        tasks = None
+        if client is not None:
+            project = client.ensure_project(labelstudio.project_title, DEFAULT.label_studio_config())
+            tasks = list(client.tasks(project, batch))
+        result = collect(reviewed, tasks, config.unreviewed)
+    except (LabelStudioError, PolicyError) as exc:
+        raise dg.Failure(description=str(exc)) from None
+    path = store.batch_file(batch, "annotated_samples.jsonl")
+    write_jsonl(path, result.samples)
+    write_jsonl(store.batch_file(batch, "annotation_rejects.jsonl"), result.rejects)
+    if result.rejects:
+        context.log.warning(f"{len(result.rejects)} annotations rejected, e.g. {result.rejects[0]['reason']}")
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": len(result.samples),
+        "samples": len(result.samples),
+        "human_reviewed": result.human,
+        "machine_reviewed_included": result.machine_included,
+        "unreviewed_excluded": result.unreviewed_excluded,
+        "cancelled_excluded": result.cancelled,
+        "rejected_annotations": len(result.rejects),
+        "unreviewed_policy": config.unreviewed,
+        "label_studio": "configured" if client is not None else "not configured (machine-reviewed pass-through)",
+        "path": dg.MetadataValue.path(str(path)),
     })

@@ -48,9 +48,9 @@ def eligible_batches(instance: dg.DagsterInstance, store: LocalStorage) -> tuple
         if failed:
             excluded[key] = "blocking check failed: " + ", ".join(failed)
             continue
-        entry = BatchEntry(key, store.batch_file(key, "reviewed_samples.jsonl"),
+        entry = BatchEntry(key, store.batch_file(key, "annotated_samples.jsonl"),
                            store.batch_file(key, "training_tokens.parquet"))
-        if not (entry.reviewed.is_file() and entry.tokens.is_file()):
+        if not (entry.samples.is_file() and entry.tokens.is_file()):
             excluded[key] = "files missing from the artifact store"
             continue
         entries.append(entry)
@@ -80,8 +80,8 @@ def release_manifest(context: dg.AssetExecutionContext, storage: StorageResource
                      f"splits {manifest['splits']}, excluded {excluded or 'none'}")
     return dg.MaterializeResult(metadata={
         "batches": dg.MetadataValue.md(markdown_table(
-            ((b["key"], b["samples"], b["reviewed_sha256"][:12], b["tokens_sha256"][:12]) for b in manifest["batches"]),
-            ("batch", "samples", "reviewed sha256", "tokens sha256"))),
+            ((b["key"], b["samples"], b["samples_sha256"][:12], b["tokens_sha256"][:12]) for b in manifest["batches"]),
+            ("batch", "samples", "samples sha256", "tokens sha256"))),
         "excluded_batches": dg.MetadataValue.json(excluded),
         "samples": manifest["samples"],
         "splits": dg.MetadataValue.md(counts_table(manifest["splits"], "split", ("train", "validation", "test"))),

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from pii_assets.assets.batch import reviewed_samples
+from pii_assets.assets.labelstudio import annotated_samples
 from pii_assets.catalogue import DEFAULT
 from pii_assets.partitions import batches
 from pii_assets.reporting import counts_table
@@ -16,28 +16,28 @@ from pii_assets.training.tokens import TOKENS_VERSION, Aligner, WindowConfig, wr
 @dg.asset(
     partitions_def=batches,
     group_name="batch",
-    deps=[reviewed_samples],
+    deps=[annotated_samples],
     # The backbone decides the tokenizer: a different $PII_ASSETS_BACKBONE is a new code version,
     # so Dagster shows the tokens as stale.
     code_version=f"{TOKENS_VERSION}:{configured_backbone()}",
     kinds={"python", "parquet"},
-    description="Reviewed samples tokenized with the backbone's fast tokenizer and aligned to "
+    description="Annotated samples tokenized with the backbone's fast tokenizer and aligned to "
                 "strict IOB2 + coreference ids, in overlapping windows (Parquet).",
 )
 def training_tokens(context: dg.AssetExecutionContext, storage: StorageResource,
                     backbone: BackboneResource) -> dg.MaterializeResult:
     key = context.partition_key
     store = storage.store()
-    reviewed = store.batch_file(key, "reviewed_samples.jsonl")
+    reviewed = store.batch_file(key, "annotated_samples.jsonl")
     if not reviewed.is_file():
-        raise dg.Failure(description=f"batch {key}: {reviewed} is missing; materialize reviewed_samples first")
+        raise dg.Failure(description=f"batch {key}: {reviewed} is missing; materialize annotated_samples first")
     try:
         config = WindowConfig(backbone.max_length, backbone.stride)
         aligner = Aligner(load_tokenizer(backbone.backbone), DEFAULT, config)
     except (BackboneError, ValueError) as exc:
         raise dg.Failure(description=str(exc)) from None
     path = store.batch_file(key, "training_tokens.parquet")
-    # Re-validate on the way in: a hand-edited or corrupted reviewed file fails here, naming the
+    # Re-validate on the way in: a hand-edited or corrupted samples file fails here, naming the
     # line and sample, instead of producing misaligned labels.
     samples = (validate(record, where=f"{reviewed.name}:{lineno}") for lineno, record in read_jsonl(reviewed))
     try:

@@ -7,7 +7,9 @@ batch is deleted unless a human annotated it (human work is never thrown away).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,8 +30,16 @@ class SyncReport:
     requests: int = 0
 
 
+LS_TIME = "%Y-%m-%dT%H:%M:%S.%fZ"
+"""How Label Studio's task filters want timestamps (UTC)."""
+
+
 def _plain(obj: Any) -> dict:
-    return obj.model_dump() if hasattr(obj, "model_dump") else dict(obj)
+    task = obj.model_dump() if hasattr(obj, "model_dump") else dict(obj)
+    for key in ("updated_at", "created_at"):
+        if isinstance(task.get(key), datetime):
+            task[key] = task[key].astimezone(timezone.utc).strftime(LS_TIME)
+    return task
 
 
 class LabelStudioClient:
@@ -51,14 +61,17 @@ class LabelStudioClient:
         except httpx.HTTPError as exc:
             raise LabelStudioError(f"Label Studio at {self.url} is unreachable ({what}): {exc}") from None
 
+    def find_project(self, title: str):
+        """The project called ``title`` (an SDK object), None if there is none."""
+        projects = self._call("list projects", lambda: list(self.sdk.projects.list(title=title)))
+        return next((p for p in projects if p.title == title), None)
+
     def ensure_project(self, title: str, label_config: str) -> int:
         """The id of the project called ``title``, created or updated to ``label_config``."""
-        projects = [p for p in self._call("list projects", lambda: list(self.sdk.projects.list(title=title)))
-                    if p.title == title]
-        if not projects:
+        project = self.find_project(title)
+        if project is None:
             return self._call("create the project", self.sdk.projects.create, title=title,
                               label_config=label_config).id
-        project = projects[0]
         if (project.label_config or "").strip() != label_config.strip():
             self._call("update the labeling config", self.sdk.projects.update, id=project.id,
                        label_config=label_config)
@@ -74,6 +87,26 @@ class LabelStudioClient:
                     yield task
         except Exception as exc:  # the pager fetches later pages lazily
             raise LabelStudioError(f"Label Studio at {self.url} failed while listing tasks: {exc}") from None
+
+    def tasks_updated_since(self, project_id: int, since: str | None, page_size: int = 100) -> Iterator[dict]:
+        """Tasks updated after ``since`` (Label Studio's ``%Y-%m-%dT%H:%M:%S.%fZ`` format; None: all),
+        oldest first, filtered and ordered by the server so each page is small."""
+        query = {"ordering": ["tasks:updated_at"]}
+        if since:
+            query["filters"] = {"conjunction": "and", "items": [
+                {"filter": "filter:tasks:updated_at", "operator": "greater", "type": "Datetime", "value": since}]}
+        pager = self._call("list updated tasks", self.sdk.tasks.list, project=project_id, fields="all",
+                           page_size=page_size, query=json.dumps(query))
+        try:
+            for task in pager:
+                yield _plain(task)
+        except Exception as exc:
+            raise LabelStudioError(f"Label Studio at {self.url} failed while listing tasks: {exc}") from None
+
+    def latest_export(self, project_id: int) -> int | None:
+        """The id of the project's newest export snapshot, None if it has none."""
+        exports = self._call("list export snapshots", lambda: list(self.sdk.projects.exports.list(id=project_id)))
+        return max((e.id for e in exports), default=None)
 
     def sync_batch(self, project_id: int, batch: str, tasks: list[dict]) -> SyncReport:
         """Make the project's tasks of ``batch`` exactly ``tasks`` (by sample id), in few requests."""

@@ -1,7 +1,7 @@
 """Releases: which batches a model is built from, how samples are split, and the manifest.
 
 The manifest is the lineage of everything built for a release: batch keys with the SHA-256 of
-the reviewed samples and token files they contributed, sample counts, the split of every sample
+the annotated samples and token files they contributed, sample counts, the split of every sample
 (``splits.parquet``), the configuration, library versions and the git commit.
 """
 
@@ -74,7 +74,8 @@ def git_commit() -> str:
 @dataclass(frozen=True)
 class BatchEntry:
     key: str
-    reviewed: Path
+    samples: Path
+    """The batch's annotated samples (what its tokens were made from)."""
     tokens: Path
 
 
@@ -96,7 +97,7 @@ def build_manifest(store: LocalStorage, release: str, batches: list[BatchEntry],
               .filter(pl.col("window") == 0).drop("window").with_columns(pl.lit(batch.key).alias("batch")))
         frames.append(df)
         entries.append({"key": batch.key, "samples": df.height,
-                        "reviewed_sha256": sha256_file(batch.reviewed), "tokens_sha256": sha256_file(batch.tokens)})
+                        "samples_sha256": sha256_file(batch.samples), "tokens_sha256": sha256_file(batch.tokens)})
     samples = pl.concat(frames)
     total = samples.height
     samples = samples.unique(subset="sample_id", keep="first", maintain_order=True)
@@ -142,12 +143,12 @@ def split_ids(store: LocalStorage, release: str) -> dict[str, set[str]]:
 
 
 def release_samples(store: LocalStorage, manifest: dict[str, Any], ids: set[str]) -> dict[str, dict]:
-    """The reviewed samples of the release with the given ids (first batch wins), by id."""
+    """The annotated samples of the release with the given ids (first batch wins), by id."""
     from pii_assets.storage import read_jsonl
 
     found: dict[str, dict] = {}
     for batch in manifest["batches"]:
-        for _, sample in read_jsonl(store.batch_file(batch["key"], "reviewed_samples.jsonl")):
+        for _, sample in read_jsonl(store.batch_file(batch["key"], "annotated_samples.jsonl")):
             if sample["id"] in ids:
                 found.setdefault(sample["id"], sample)
     return found

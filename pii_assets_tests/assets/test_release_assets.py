@@ -9,15 +9,16 @@ import pytest
 
 from pii_assets.assets.batch import raw_samples, reviewed_samples
 from pii_assets.assets.deploy import model_signature, quantized_model
+from pii_assets.assets.labelstudio import annotated_samples, ls_tasks
 from pii_assets.assets.release import model_evaluation, release_manifest, trained_model
 from pii_assets.assets.training import training_tokens
 from pii_assets.batches import BatchSpec, declare_batch
 from pii_assets.partitions import batches, releases
-from pii_assets.resources import BackboneResource, SigningResource, StorageResource
+from pii_assets.resources import BackboneResource, LabelStudioResource, SigningResource, StorageResource
 from pii_assets.signing import generate_key
 from pii_assets.storage import LocalStorage
 
-BATCH_ASSETS = [raw_samples, reviewed_samples, training_tokens]
+BATCH_ASSETS = [raw_samples, reviewed_samples, ls_tasks, annotated_samples, training_tokens]
 RELEASE_ASSETS = [release_manifest, trained_model]
 
 
@@ -25,7 +26,7 @@ RELEASE_ASSETS = [release_manifest, trained_model]
 def built(tmp_path_factory, tiny_backbone):
     root = tmp_path_factory.mktemp("release")
     storage = LocalStorage(root / "data")
-    resources = {"storage": StorageResource(root=str(storage.root)),
+    resources = {"storage": StorageResource(root=str(storage.root)), "labelstudio": LabelStudioResource(),
                  "backbone": BackboneResource(backbone=tiny_backbone, max_length=96, stride=16)}
     with dg.instance_for_test() as instance:
         for key, seed in (("b1", 1), ("b2", 2), ("dup", 3)):
@@ -38,7 +39,8 @@ def built(tmp_path_factory, tiny_backbone):
         shutil.copy(storage.batch_file("b1", "raw_samples.jsonl"), storage.batch_file("dup", "raw_samples.jsonl"))
         assert not dg.materialize([reviewed_samples], partition_key="dup", instance=instance, resources=resources,
                                   raise_on_error=False).success
-        assert dg.materialize([training_tokens], partition_key="dup", instance=instance, resources=resources).success
+        assert dg.materialize([ls_tasks, annotated_samples, training_tokens], partition_key="dup", instance=instance,
+                              resources=resources).success
         instance.add_dynamic_partitions(releases.name, ["r1", "strict"])
         train_cfg = {"epochs": 2, "batch_size": 16, "learning_rate": 3e-3, "macro_f1_floor": 0.0}
         result = dg.materialize(RELEASE_ASSETS, partition_key="r1", instance=instance, resources=resources,
@@ -64,7 +66,7 @@ def test_manifest_lists_eligible_batches_with_hashes_and_group_disjoint_splits(b
     manifest = json.loads((storage.root / "releases/r1/manifest.json").read_text())
     assert [b["key"] for b in manifest["batches"]] == ["b1", "b2"]
     assert "blocking check failed: rejected_ratio" in manifest["excluded_batches"]["dup"]
-    assert all(len(b["reviewed_sha256"]) == 64 and len(b["tokens_sha256"]) == 64 for b in manifest["batches"])
+    assert all(len(b["samples_sha256"]) == 64 and len(b["tokens_sha256"]) == 64 for b in manifest["batches"])
     assert manifest["samples"] == 240 and sum(manifest["splits"].values()) == 240
     assert manifest["libraries"]["torch"].startswith("2.") and manifest["git_commit"]
     splits = pl.read_parquet(storage.root / "releases/r1/splits.parquet")
