@@ -5,7 +5,9 @@ import dagster as dg
 from pii_assets.assets import batch, deploy, labelstudio, release, training
 from pii_assets.jobs import annotation_job, batch_job, release_job
 from pii_assets.sensors import labelstudio_sensor
-from pii_assets.resources import default_backbone, default_labelstudio, default_signing, default_storage
+from pii_assets.resources import (
+    default_backbone, default_labelstudio, default_llm, default_signing, default_storage,
+)
 
 defs = dg.Definitions(
     assets=[batch.raw_samples, batch.reviewed_samples, labelstudio.ls_tasks, labelstudio.annotated_samples,
@@ -15,5 +17,5 @@ defs = dg.Definitions(
     jobs=[batch_job, release_job, annotation_job],
     sensors=[labelstudio_sensor],
     resources={"storage": default_storage(), "backbone": default_backbone(), "signing": default_signing(),
-               "labelstudio": default_labelstudio()},
+               "labelstudio": default_labelstudio(), "llm": default_llm()},
 )

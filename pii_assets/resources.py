@@ -106,3 +106,44 @@ def default_labelstudio() -> LabelStudioResource:
         return LabelStudioResource(url=dg.EnvVar(LABEL_STUDIO_URL_ENV), api_key=dg.EnvVar(LABEL_STUDIO_API_KEY_ENV),
                                    project_title=title)
     return LabelStudioResource(project_title=title)
+
+
+OPENAI_API_KEY_ENV = "OPENAI_API_KEY"
+OPENAI_BASE_URL_ENV = "OPENAI_BASE_URL"
+
+
+class LLMResource(dg.ConfigurableResource):
+    """The OpenAI-compatible endpoint of the ``openai`` provider (OpenAI, vLLM, Doubleword, ...).
+
+    ``api_key`` is bound to $OPENAI_API_KEY through ``EnvVar`` and never written anywhere."""
+
+    base_url: str = "https://api.openai.com/v1"
+    api_key: str | None = None
+    model: str = "gpt-4o-mini"
+    max_concurrency: int = 16
+    timeout: float = 60.0
+    max_attempts: int = 6
+    structured: str = "json_schema"
+    """``json_schema`` (strict structured outputs) or ``guided_json`` (vLLM)."""
+    usd_per_million_input: float = 0.15
+    usd_per_million_output: float = 0.60
+
+    def config(self):
+        from pii_assets.llm.openai_provider import LLMConfig
+
+        return LLMConfig(base_url=self.base_url, model=self.model, max_concurrency=self.max_concurrency,
+                         timeout=self.timeout, max_attempts=self.max_attempts, structured=self.structured,
+                         usd_per_million_input=self.usd_per_million_input,
+                         usd_per_million_output=self.usd_per_million_output)
+
+
+def default_llm() -> LLMResource:
+    """$OPENAI_API_KEY / $OPENAI_BASE_URL through ``EnvVar`` when set; model $PII_ASSETS_LLM_MODEL."""
+    kwargs: dict = {}
+    if os.environ.get(OPENAI_API_KEY_ENV):
+        kwargs["api_key"] = dg.EnvVar(OPENAI_API_KEY_ENV)
+    if os.environ.get(OPENAI_BASE_URL_ENV):
+        kwargs["base_url"] = dg.EnvVar(OPENAI_BASE_URL_ENV)
+    if os.environ.get("PII_ASSETS_LLM_MODEL"):
+        kwargs["model"] = os.environ["PII_ASSETS_LLM_MODEL"]
+    return LLMResource(**kwargs)

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from pii_assets.catalogue import DEFAULT, Catalogue
-from pii_assets.samples import SampleError, dumps, ground, normalized_text_hash, validate
+from pii_assets.samples import SampleError, dumps, ground, ground_coreferences, normalized_text_hash, validate
 from pii_assets.storage import atomic_writer, read_jsonl
 
 REVIEW_VERSION = "1"
@@ -62,6 +62,14 @@ def review_sample(record: Any, lineno: int, catalogue: Catalogue = DEFAULT) -> d
         if problems:
             raise Reject("grounding", f"{where}: " + "; ".join(problems))
         record = {**record, "privacy_mask": grounded}
+    clusters = record.get("coreferences")
+    if isinstance(clusters, list) and any(isinstance(c, dict) and any(isinstance(m, str) for m in c.get("mentions", ()))
+                                          for c in clusters):
+        spans = record["privacy_mask"] if isinstance(record.get("privacy_mask"), list) else []
+        grounded_clusters, problems = ground_coreferences(record.get("text") or "", clusters, spans)
+        if problems:
+            raise Reject("grounding", f"{where}: " + "; ".join(problems))
+        record = {**record, "coreferences": grounded_clusters}
     record.pop("id", None)
     try:
         sample = validate(record, catalogue=catalogue, where=where)

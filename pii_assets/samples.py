@@ -190,6 +190,35 @@ def ground(text: str, entities: Iterable[dict[str, Any]]) -> tuple[list[dict], l
     return spans, problems
 
 
+def ground_coreferences(text: str, clusters: Iterable[dict[str, Any]], spans: list[dict]
+                        ) -> tuple[list[dict], list[str]]:
+    """Turn ``[{"entity_type", "mentions": [str, ...]}]`` into clusters of offset mentions.
+
+    Every word-bounded occurrence of a mention string is a mention. Its type: ``name`` when it
+    covers privacy-mask spans (their labels become ``privacy_mask_labels``), ``pronoun`` for any
+    other single word, ``reference`` otherwise ("the customer"). Returns ``(clusters, problems)``; a mention
+    found nowhere in the text is a problem.
+    """
+    out, problems = [], []
+    for ci, cluster in enumerate(clusters):
+        mentions: dict[tuple[int, int], dict] = {}
+        for value in cluster.get("mentions", ()):
+            value = value.strip() if isinstance(value, str) else ""
+            found = list(_occurrences(text, value)) if value else []
+            if not found:
+                problems.append(f"coreference mention {value!r} (cluster {ci}) not found in text")
+            for start in found:
+                end = start + len(value)
+                inside = [s["label"] for s in spans if start <= s["start"] and s["end"] <= end]
+                kind = "name" if inside else ("pronoun" if " " not in value else "reference")
+                mentions[(start, end)] = {"text": value, "start": start, "end": end, "type": kind,
+                                          "privacy_mask_labels": inside}
+        if len(mentions) >= 2:
+            out.append({"cluster_id": len(out), "entity_type": cluster.get("entity_type") or "person",
+                        "mentions": [mentions[k] for k in sorted(mentions)]})
+    return out, problems
+
+
 def first_line(sample: Sample, min_chars: int = 10) -> Sample | None:
     """The sample cut to its first non-empty line (spans inside it kept, coreferences dropped),
     or None when that line is shorter than ``min_chars``."""

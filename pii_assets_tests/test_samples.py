@@ -93,3 +93,19 @@ def test_first_line_keeps_the_spans_inside_it():
     assert line["text"] == "Anna Schmidt called." and line["privacy_mask"][0]["start"] == 0
     assert len(line["privacy_mask"]) == 1
     assert first_line({**sample, "text": "short\nx" + sample["text"][7:], "privacy_mask": []}) is None
+
+
+def test_ground_coreferences_types_every_occurrence_and_reports_missing_mentions():
+    from pii_assets.samples import ground, ground_coreferences
+
+    text = "Anna Weber called. She said Anna Weber moved; the customer wants a refund."
+    spans, _ = ground(text, [{"value": "Anna", "label": "FIRSTNAME"}, {"value": "Weber", "label": "SURNAME"}])
+    clusters, problems = ground_coreferences(
+        text, [{"entity_type": "person", "mentions": ["Anna Weber", "She", "the customer"]}], spans)
+    assert problems == []
+    (cluster,) = clusters
+    kinds = [(m["text"], m["start"], m["type"], m["privacy_mask_labels"]) for m in cluster["mentions"]]
+    assert kinds == [("Anna Weber", 0, "name", ["FIRSTNAME", "SURNAME"]), ("She", 19, "pronoun", []),
+                     ("Anna Weber", 28, "name", ["FIRSTNAME", "SURNAME"]), ("the customer", 46, "reference", [])]
+    _, problems = ground_coreferences(text, [{"mentions": ["Anna Weber", "Mr. Smith"]}], spans)
+    assert problems == ["coreference mention 'Mr. Smith' (cluster 0) not found in text"]

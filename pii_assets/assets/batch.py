@@ -9,8 +9,8 @@ from pii_assets.batches import BatchSpecError, load_spec
 from pii_assets.catalogue import DEFAULT
 from pii_assets.generator.offline import GENERATOR_VERSION, OfflineGenerator
 from pii_assets.partitions import batches
-from pii_assets.reporting import counts_table, samples_markdown
-from pii_assets.resources import StorageResource
+from pii_assets.reporting import counts_table, markdown_table, samples_markdown
+from pii_assets.resources import LLMResource, StorageResource
 from pii_assets.review import REVIEW_VERSION, review_file, verify_file
 from pii_assets.storage import write_jsonl
 
@@ -40,19 +40,58 @@ def _spec(storage: StorageResource, key: str):
     kinds={"python", "jsonl"},
     description="Samples as the batch's provider produced them (offline generator by default).",
 )
-def raw_samples(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
+def raw_samples(context: dg.AssetExecutionContext, storage: StorageResource, llm: LLMResource) -> dg.MaterializeResult:
     key = context.partition_key
     spec = _spec(storage, key)
-    path = storage.store().batch_file(key, "raw_samples.jsonl")
-    generator = OfflineGenerator(spec)
-    count = write_jsonl(path, generator.generate())
+    store = storage.store()
+    path = store.batch_file(key, "raw_samples.jsonl")
+    metadata: dict = {}
+    if spec.provider == "openai":
+        metadata = _openai_samples(context, spec, llm, path, store.batch_file(key, "provider_rejects.jsonl"))
+        count = metadata["raw_samples"]
+    else:
+        count = write_jsonl(path, OfflineGenerator(spec).generate())
     context.log.info(f"batch {key}: {count} raw samples from provider {spec.provider} -> {path}")
     return dg.MaterializeResult(metadata={
         "dagster/row_count": count,
         "path": dg.MetadataValue.path(str(path)),
         "provider": spec.provider,
         "spec": dg.MetadataValue.json(spec.to_json()),
+        **metadata,
     })
+
+
+def _openai_samples(context, spec, llm: LLMResource, path, rejects_path) -> dict:
+    from pii_assets.llm.openai_provider import PROMPT_VERSION, generate
+
+    if not llm.api_key:
+        raise dg.Failure(description=f"batch {spec.key}: provider openai needs an API key: set OPENAI_API_KEY "
+                                     "(and OPENAI_BASE_URL for a server other than OpenAI)")
+    config = llm.config()
+    result = generate(spec, config, llm.api_key)
+    write_jsonl(path, result.records)
+    write_jsonl(rejects_path, result.rejects)
+    acc = result.accounting
+    examples = {}
+    for reject in result.rejects:
+        examples.setdefault(reject["code"], reject["reason"])
+    return {
+        "raw_samples": len(result.records),
+        "requested": acc.requested,
+        "provider_rejects": len(result.rejects),
+        "model": config.model,
+        "base_url": config.base_url,
+        "prompt_version": PROMPT_VERSION,
+        "requests": acc.requests,
+        "retries": acc.retries,
+        "input_tokens": acc.input_tokens,
+        "output_tokens": acc.output_tokens,
+        "estimated_cost_usd": round(acc.cost_usd(config), 4),
+        "provider_reject_reasons": dg.MetadataValue.md(markdown_table(
+            [(code, n, examples[code][:160]) for code, n in acc.rejects.most_common()],
+            ("code", "count", "example")) if acc.rejects else "none"),
+        "retry_reasons": dg.MetadataValue.json(dict(acc.retry_reasons)),
+    }
 
 
 CHECKS = [

@@ -9,7 +9,7 @@ from pii_assets.assets.batch import raw_samples, reviewed_samples
 from pii_assets.batches import BatchSpec, declare_batch
 from pii_assets.definitions import defs
 from pii_assets.partitions import batches
-from pii_assets.resources import StorageResource
+from pii_assets.resources import LLMResource, StorageResource
 from pii_assets.storage import LocalStorage, read_jsonl
 
 
@@ -17,7 +17,7 @@ from pii_assets.storage import LocalStorage, read_jsonl
 def env(tmp_path):
     with dg.instance_for_test() as instance:
         storage = LocalStorage(tmp_path / "data")
-        yield instance, storage, {"storage": StorageResource(root=str(storage.root))}
+        yield instance, storage, {"storage": StorageResource(root=str(storage.root)), "llm": LLMResource()}
 
 
 def _declare(instance, storage, spec):

@@ -14,7 +14,7 @@ from pii_assets.assets.release import model_evaluation, release_manifest, traine
 from pii_assets.assets.training import training_tokens
 from pii_assets.batches import BatchSpec, declare_batch
 from pii_assets.partitions import batches, releases
-from pii_assets.resources import BackboneResource, LabelStudioResource, SigningResource, StorageResource
+from pii_assets.resources import BackboneResource, LLMResource, LabelStudioResource, SigningResource, StorageResource
 from pii_assets.signing import generate_key
 from pii_assets.storage import LocalStorage
 
@@ -26,7 +26,7 @@ RELEASE_ASSETS = [release_manifest, trained_model]
 def built(tmp_path_factory, tiny_backbone):
     root = tmp_path_factory.mktemp("release")
     storage = LocalStorage(root / "data")
-    resources = {"storage": StorageResource(root=str(storage.root)), "labelstudio": LabelStudioResource(),
+    resources = {"storage": StorageResource(root=str(storage.root)), "llm": LLMResource(), "labelstudio": LabelStudioResource(),
                  "backbone": BackboneResource(backbone=tiny_backbone, max_length=96, stride=16)}
     with dg.instance_for_test() as instance:
         for key, seed in (("b1", 1), ("b2", 2), ("dup", 3)):

@@ -1,0 +1,247 @@
+"""The ``openai`` provider: samples from any OpenAI-compatible chat-completions endpoint.
+
+One request per sample, built from the label catalogue (label hints, the batch's sampling
+weights, language and country, a writing style and a complexity rotated per sample) with a
+``prompt_version``. The answer is forced into JSON by a strict ``json_schema`` response format
+(or vLLM's ``guided_json``) and carries values *without* offsets: grounding them is the
+reviewer's job (``review.review_sample``), so a value the model invented becomes a reject there.
+
+Requests run on asyncio with at most ``max_concurrency`` in flight; 429, 5xx, time-outs and
+connection errors are retried with exponential backoff and full jitter, honouring
+``Retry-After``. A sample whose answer is not usable JSON, or whose request still fails after
+``max_attempts``, becomes a provider reject with its reason: every requested sample ends up as a
+raw record or a reject, and nothing is requested twice once answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from pii_assets.batches import BatchSpec
+from pii_assets.catalogue import DEFAULT, Catalogue
+from pii_assets.generator.locales import LOCALES
+from pii_assets.generator.offline import batch_seed
+
+PROMPT_VERSION = "openai-gen-1"
+STYLES = ("support ticket", "e-mail", "chat message", "form submission", "HR note", "medical intake note",
+          "bank letter", "delivery note", "CRM record")
+COMPLEXITY = ("one short sentence", "two or three sentences", "a paragraph", "several paragraphs")
+RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504}
+
+ANSWER_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["text", "language", "entities", "coreferences"],
+    "properties": {
+        "text": {"type": "string"},
+        "language": {"type": "string"},
+        "entities": {"type": "array", "items": {
+            "type": "object", "additionalProperties": False, "required": ["value", "label"],
+            "properties": {"value": {"type": "string"}, "label": {"type": "string"}}}},
+        "coreferences": {"type": "array", "items": {
+            "type": "object", "additionalProperties": False, "required": ["entity_type", "mentions"],
+            "properties": {"entity_type": {"type": "string"},
+                           "mentions": {"type": "array", "items": {"type": "string"}}}}},
+    },
+}
+
+
+@dataclass(frozen=True)
+class LLMConfig:
+    base_url: str
+    model: str
+    max_concurrency: int = 16
+    timeout: float = 60.0
+    max_attempts: int = 6
+    backoff_base: float = 0.5
+    backoff_cap: float = 30.0
+    structured: str = "json_schema"
+    """``json_schema`` (OpenAI strict structured outputs) or ``guided_json`` (vLLM)."""
+    temperature: float = 0.9
+    usd_per_million_input: float = 0.0
+    usd_per_million_output: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.structured not in ("json_schema", "guided_json"):
+            raise ValueError(f"structured must be json_schema or guided_json, not {self.structured!r}")
+        if self.max_concurrency < 1 or self.max_attempts < 1:
+            raise ValueError("max_concurrency and max_attempts must be >= 1")
+
+
+@dataclass
+class Accounting:
+    requested: int = 0
+    answered: int = 0
+    requests: int = 0
+    retries: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    rejects: Counter = field(default_factory=Counter)
+    retry_reasons: Counter = field(default_factory=Counter)
+
+    def cost_usd(self, config: LLMConfig) -> float:
+        return (self.input_tokens * config.usd_per_million_input
+                + self.output_tokens * config.usd_per_million_output) / 1e6
+
+
+@dataclass
+class Result:
+    records: list[dict] = field(default_factory=list)
+    """Raw samples in request order (values without offsets), for the reviewer."""
+    rejects: list[dict] = field(default_factory=list)
+    """``{"index", "code", "reason", "record"}`` for requests that gave no usable answer."""
+    accounting: Accounting = field(default_factory=Accounting)
+
+
+def sample_requests(spec: BatchSpec, catalogue: Catalogue = DEFAULT) -> list[dict]:
+    """What to ask for, per sample index: deterministic in the spec (key, seed, weights, languages)."""
+    weights = {label.name: label.weight for label in catalogue.labels}
+    weights.update(spec.label_weights)
+    names = [n for n in catalogue.names if weights.get(n, 0) > 0]
+    out = []
+    for index in range(spec.size):
+        rng = random.Random(batch_seed(spec.key, spec.seed, "openai", index))
+        language = spec.languages[index % len(spec.languages)]
+        no_pii = rng.random() < spec.no_pii_ratio
+        labels = [] if no_pii or not names else sorted(
+            set(rng.choices(names, weights=[weights[n] for n in names], k=rng.randint(3, 7))),
+            key=catalogue.names.index)
+        out.append({"index": index, "language": language, "country": LOCALES[language].country,
+                    "labels": labels, "style": STYLES[(index + rng.randrange(len(STYLES))) % len(STYLES)],
+                    "complexity": COMPLEXITY[index % len(COMPLEXITY)], "seed": rng.randrange(2**31),
+                    "kind": "generate"})
+    return out
+
+
+def messages(request: dict, catalogue: Catalogue = DEFAULT) -> list[dict]:
+    hints = "\n".join(f"- {catalogue[name].name}: {catalogue[name].description} ({catalogue[name].hint})"
+                      for name in request["labels"])
+    system = ("You write realistic synthetic documents containing personal data for training PII "
+              "detectors, and list every personal value they contain. Reply with JSON only, following "
+              "the schema: `text`, `language`, `entities` (each value exactly as written in the text, with "
+              "its label), `coreferences` (mentions of the same person, as written: names, pronouns, "
+              "role references).")
+    if request["labels"]:
+        ask = f"Include values for these labels, in the formats usual in {request['country']}:\n{hints}"
+    else:
+        ask = "Include no personal data at all (entities must be empty)."
+    user = (f"Write a {request['style']} in language '{request['language']}' (country {request['country']}), "
+            f"{request['complexity']} long. {ask}\n"
+            f"SAMPLE_REQUEST: {json.dumps({k: request[k] for k in ('language', 'seed', 'labels', 'kind')})}")
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+
+def _retry_delay(config: LLMConfig, attempt: int, retry_after: str | None, rng: random.Random) -> float:
+    if retry_after:
+        try:
+            return min(float(retry_after), config.backoff_cap)
+        except ValueError:
+            pass
+    return rng.uniform(0, min(config.backoff_cap, config.backoff_base * 2 ** attempt))  # full jitter
+
+
+def to_record(answer: Any, request: dict, spec: BatchSpec, model: str) -> dict:
+    """A raw sample from a parsed answer (raises ValueError naming what is wrong with its shape)."""
+    if not isinstance(answer, dict) or not isinstance(answer.get("text"), str):
+        raise ValueError("the answer has no 'text' string")
+    entities = answer.get("entities") or []
+    if not isinstance(entities, list) or not all(isinstance(e, dict) for e in entities):
+        raise ValueError("'entities' is not a list of objects")
+    clusters = []
+    for c in answer.get("coreferences") or []:
+        mentions = [m for m in (c.get("mentions") or []) if isinstance(m, str) and m.strip()] if isinstance(c, dict) else []
+        if len(mentions) >= 2:
+            clusters.append({"entity_type": c.get("entity_type") or "person", "mentions": mentions})
+    return {
+        "text": answer["text"], "language": request["language"], "country": request["country"],
+        "privacy_mask": [{"value": e.get("value"), "label": e.get("label")} for e in entities],
+        "coreferences": clusters,
+        "meta": {"batch": spec.key, "provider": "openai", "model": model, "prompt_version": PROMPT_VERSION,
+                 "index": request["index"], "style": request["style"], "complexity": request["complexity"],
+                 "requested_labels": request["labels"],
+                 "kind": "pii" if request["labels"] else "no_pii"},
+    }
+
+
+async def _one(client, config: LLMConfig, spec: BatchSpec, request: dict, semaphore: asyncio.Semaphore,
+               result: Result, rng: random.Random, catalogue: Catalogue) -> None:
+    import openai
+
+    acc = result.accounting
+    kwargs: dict[str, Any] = {"model": config.model, "messages": messages(request, catalogue),
+                              "temperature": config.temperature}
+    if config.structured == "json_schema":
+        kwargs["response_format"] = {"type": "json_schema", "json_schema": {
+            "name": "pii_sample", "schema": ANSWER_SCHEMA, "strict": True}}
+    else:
+        kwargs["extra_body"] = {"guided_json": ANSWER_SCHEMA}
+    last_error = ""
+    for attempt in range(config.max_attempts):
+        async with semaphore:
+            acc.requests += 1
+            try:
+                response = await client.chat.completions.create(**kwargs)
+            except (openai.APITimeoutError, openai.APIConnectionError) as exc:
+                last_error, retry_after = f"{type(exc).__name__}", None
+            except openai.APIStatusError as exc:
+                if exc.status_code not in RETRYABLE_STATUS:
+                    result.rejects.append({"index": request["index"], "code": "api_error",
+                                           "reason": f"HTTP {exc.status_code}: {str(exc)[:200]}", "record": None})
+                    acc.rejects["api_error"] += 1
+                    return
+                last_error, retry_after = f"HTTP {exc.status_code}", exc.response.headers.get("retry-after")
+            else:
+                acc.answered += 1
+                if response.usage is not None:
+                    acc.input_tokens += response.usage.prompt_tokens or 0
+                    acc.output_tokens += response.usage.completion_tokens or 0
+                content = response.choices[0].message.content or ""
+                try:
+                    record = to_record(json.loads(content), request, spec, config.model)
+                except json.JSONDecodeError as exc:
+                    code, reason = "malformed_json", f"the answer is not JSON ({exc.msg} at {exc.pos})"
+                except ValueError as exc:
+                    code, reason = "bad_shape", str(exc)
+                else:
+                    result.records.append(record)
+                    return
+                result.rejects.append({"index": request["index"], "code": code, "reason": reason,
+                                       "record": content[:2000]})
+                acc.rejects[code] += 1
+                return
+        if attempt + 1 < config.max_attempts:
+            acc.retries += 1
+            acc.retry_reasons[last_error.split(":")[0]] += 1
+            await asyncio.sleep(_retry_delay(config, attempt, retry_after, rng))
+    result.rejects.append({"index": request["index"], "code": "gave_up",
+                           "reason": f"no answer after {config.max_attempts} attempts (last: {last_error})",
+                           "record": None})
+    acc.rejects["gave_up"] += 1
+
+
+async def agenerate(spec: BatchSpec, config: LLMConfig, api_key: str, catalogue: Catalogue = DEFAULT) -> Result:
+    import openai
+
+    requests = sample_requests(spec, catalogue)
+    result = Result()
+    result.accounting.requested = len(requests)
+    semaphore = asyncio.Semaphore(config.max_concurrency)
+    rng = random.Random(batch_seed(spec.key, spec.seed, "backoff"))
+    async with openai.AsyncOpenAI(base_url=config.base_url, api_key=api_key, max_retries=0,
+                                  timeout=config.timeout) as client:
+        await asyncio.gather(*(_one(client, config, spec, r, semaphore, result, rng, catalogue) for r in requests))
+    result.records.sort(key=lambda r: r["meta"]["index"])
+    result.rejects.sort(key=lambda r: r["index"])
+    return result
+
+
+def generate(spec: BatchSpec, config: LLMConfig, api_key: str, catalogue: Catalogue = DEFAULT) -> Result:
+    """All of the batch's samples (blocking; runs its own event loop)."""
+    if not api_key:
+        raise ValueError("the openai provider needs an API key (set OPENAI_API_KEY)")
+    return asyncio.run(agenerate(spec, config, api_key, catalogue))
