@@ -48,7 +48,7 @@ from dataclasses import dataclass, field, fields, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar, NamedTuple
 
-from pii_assets.batches import BatchSpec, BatchSpecError
+from pii_assets.batches import MAX_BATCH_SIZE, BatchSpec, BatchSpecError
 from pii_assets.generator.offline import OfflineGenerator
 
 log = logging.getLogger(__name__)
@@ -266,6 +266,7 @@ class TestServer:
         self._lock = threading.Lock()  # rng, files, batches, last answers
         self._generate_lock = threading.Lock()  # one offline generator at a time
         self._samples: dict[tuple[str, int], dict[str, Any]] = {}
+        self._generators: dict[str, OfflineGenerator] = {}
         self._last: dict[str, dict[str, Any]] = {}
         self._files: dict[str, tuple[dict[str, Any], bytes]] = {}
         self._batches: dict[str, _Batch] = {}
@@ -401,11 +402,14 @@ class TestServer:
             cached = self._samples.get(key)
         if cached is None:
             with self._generate_lock:
-                try:
-                    spec = BatchSpec(key="llm-test", size=1, seed=seed, languages=(language,)).validate()
-                except BatchSpecError as exc:
-                    raise ApiError(400, f"SAMPLE_REQUEST: {exc}") from None
-                cached = to_answer(next(iter(OfflineGenerator(spec).generate())))
+                generator = self._generators.get(language)
+                if generator is None:  # building one (Faker locales) takes ~0.1 s: once per language
+                    try:
+                        spec = BatchSpec(key="llm-test", size=MAX_BATCH_SIZE, languages=(language,)).validate()
+                    except BatchSpecError as exc:
+                        raise ApiError(400, f"SAMPLE_REQUEST: {exc}") from None
+                    generator = self._generators[language] = OfflineGenerator(spec)
+                cached = to_answer(generator.sample(seed % MAX_BATCH_SIZE))
             with self._lock:
                 if len(self._samples) >= SAMPLE_CACHE_SIZE:
                     self._samples.pop(next(iter(self._samples)))
