@@ -139,6 +139,8 @@ def _report_tables(report) -> dict[str, dg.MetadataValue]:
 )
 def trained_model(context: dg.AssetExecutionContext, config: TrainingConfig, storage: StorageResource,
                   backbone: BackboneResource) -> dg.MaterializeResult:
+    import torch
+
     from pii_assets.training.metrics import gold_spans
     from pii_assets.training.model import PiiModel
     from pii_assets.training.train import Windows, evaluate_windows, train
@@ -166,8 +168,9 @@ def trained_model(context: dg.AssetExecutionContext, config: TrainingConfig, sto
     val_gold = gold_spans(s for i, s in held_out.items() if i in ids["validation"])
     test_gold = gold_spans(s for i, s in held_out.items() if i in ids["test"])
     n_coref = max(2, 1 + max((int(c.max()) for c in train_windows.coref if len(c)), default=1))
-    model = PiiModel.from_backbone(resolve(backbone.backbone), DEFAULT, n_coref)
     train_config = config.train_config()
+    torch.manual_seed(train_config.seed)  # the new heads' initialisation: same config, same model
+    model = PiiModel.from_backbone(resolve(backbone.backbone), DEFAULT, n_coref)
     result = train(model, train_windows, val_windows, val_gold, tokenizer.pad_token_id, train_config,
                    log=context.log.info)
     report = evaluate_windows(model, test_windows, test_gold, tokenizer.pad_token_id)
