@@ -1,6 +1,7 @@
 """LLM provider throughput against the OpenAI-compatible test server with a fixed latency.
 
-Same server (pii_assets.llm.testserver, 200 ms per chat completion by default), same requests:
+Same server (pii_assets.llm.testserver in its own process, 200 ms per chat completion by default),
+same requests:
   - the openai provider (asyncio, at most --concurrency requests in flight);
   - a thread pool of --threads workers making the same calls with the synchronous client
     (the seed system's design);
@@ -18,12 +19,35 @@ if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(
     sys.path.pop(0)  # benchmarks/tokenize.py would shadow the standard library's tokenize
 
 import argparse  # noqa: E402
+import multiprocessing as mp  # noqa: E402
 import time  # noqa: E402
 from concurrent.futures import ThreadPoolExecutor  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
 
 from pii_assets.batches import BatchSpec  # noqa: E402
 from pii_assets.llm.openai_provider import ANSWER_SCHEMA, LLMConfig, generate, messages, sample_requests  # noqa: E402
 from pii_assets.llm.testserver import serve  # noqa: E402
+
+
+def _run_server(latency: float, urls, stop) -> None:
+    with serve(latency=latency) as server:
+        urls.put(server.base_url)
+        stop.wait()
+
+
+@contextmanager
+def server_process(latency: float):
+    """The test server in its own process, so its Python work does not share the clients' GIL
+    (a real endpoint is another machine)."""
+    ctx = mp.get_context("spawn")
+    urls, stop = ctx.Queue(), ctx.Event()
+    proc = ctx.Process(target=_run_server, args=(latency, urls, stop), daemon=True)
+    proc.start()
+    try:
+        yield urls.get(timeout=60)
+    finally:
+        stop.set()
+        proc.join(10)
 
 
 def main() -> None:
@@ -35,17 +59,17 @@ def main() -> None:
     args = parser.parse_args()
     spec = BatchSpec("bench-llm", size=args.samples, seed=1, languages=("en", "de", "fr"))
     ideal = args.concurrency / args.latency
-    with serve(latency=args.latency) as server:
+    with server_process(args.latency) as base_url:
         # warm-up with the same requests: the server caches its answers, so both timed runs measure
         # the clients, not the offline generator behind the server
-        generate(spec, LLMConfig(server.base_url, "m", max_concurrency=32), "k")
+        generate(spec, LLMConfig(base_url, "m", max_concurrency=32), "k")
         start = time.perf_counter()
-        result = generate(spec, LLMConfig(server.base_url, "bench-model", max_concurrency=args.concurrency), "key")
+        result = generate(spec, LLMConfig(base_url, "bench-model", max_concurrency=args.concurrency), "key")
         provider = time.perf_counter() - start
 
         import openai
 
-        client = openai.OpenAI(base_url=server.base_url, api_key="key", max_retries=3, timeout=30)
+        client = openai.OpenAI(base_url=base_url, api_key="key", max_retries=3, timeout=30)
         fmt = {"type": "json_schema", "json_schema": {"name": "pii_sample", "schema": ANSWER_SCHEMA, "strict": True}}
 
         def call(request: dict) -> str:

@@ -710,6 +710,9 @@ class _Handler(BaseHTTPRequestHandler):
     """
 
     protocol_version = "HTTP/1.1"
+    # headers and body go out in two writes: with Nagle's algorithm the second waits for the
+    # client's delayed ACK (~40 ms per response on Linux)
+    disable_nagle_algorithm = True
     server_version = "pii-assets-llm-testserver"
     timeout = 60  # idle keep-alive connections are closed after this many seconds
     server: _HTTPServer
