@@ -125,6 +125,8 @@ class LLMResource(dg.ConfigurableResource):
     max_attempts: int = 6
     structured: str = "json_schema"
     """``json_schema`` (strict structured outputs) or ``guided_json`` (vLLM)."""
+    review: bool = False
+    """A second LLM call per sample that checks and corrects the labels."""
     usd_per_million_input: float = 0.15
     usd_per_million_output: float = 0.60
 
@@ -133,6 +135,7 @@ class LLMResource(dg.ConfigurableResource):
 
         return LLMConfig(base_url=self.base_url, model=self.model, max_concurrency=self.max_concurrency,
                          timeout=self.timeout, max_attempts=self.max_attempts, structured=self.structured,
+                         review=self.review,
                          usd_per_million_input=self.usd_per_million_input,
                          usd_per_million_output=self.usd_per_million_output)
 

@@ -91,6 +91,8 @@ def _openai_samples(context, spec, llm: LLMResource, path, rejects_path) -> dict
             [(code, n, examples[code][:160]) for code, n in acc.rejects.most_common()],
             ("code", "count", "example")) if acc.rejects else "none"),
         "retry_reasons": dg.MetadataValue.json(dict(acc.retry_reasons)),
+        "llm_review": "on" if config.review else "off",
+        "llm_review_failures": dg.MetadataValue.json(dict(acc.review_failures)),
     }
 
 

@@ -6,6 +6,11 @@ weights, language and country, a writing style and a complexity rotated per samp
 (or vLLM's ``guided_json``) and carries values *without* offsets: grounding them is the
 reviewer's job (``review.review_sample``), so a value the model invented becomes a reject there.
 
+With ``review`` on, a second call per sample asks the model to check and correct the entities
+(values not in the text or not personal removed, missed ones added, labels fixed); its answer
+replaces the entities and the rule-based review still runs after it. A failed review call keeps
+the first answer, marked ``meta.llm_review.status = "failed"`` with the reason.
+
 Requests run on asyncio with at most ``max_concurrency`` in flight; 429, 5xx, time-outs and
 connection errors are retried with exponential backoff and full jitter, honouring
 ``Retry-After``. A sample whose answer is not usable JSON, or whose request still fails after
@@ -51,6 +56,14 @@ ANSWER_SCHEMA = {
 }
 
 
+REVIEW_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["entities"],
+    "properties": {"entities": ANSWER_SCHEMA["properties"]["entities"]},
+}
+
+
 @dataclass(frozen=True)
 class LLMConfig:
     base_url: str
@@ -63,6 +76,8 @@ class LLMConfig:
     structured: str = "json_schema"
     """``json_schema`` (OpenAI strict structured outputs) or ``guided_json`` (vLLM)."""
     temperature: float = 0.9
+    review: bool = False
+    """A second call per sample that checks and corrects the entities (then the rule-based review runs)."""
     usd_per_million_input: float = 0.0
     usd_per_million_output: float = 0.0
 
@@ -83,6 +98,7 @@ class Accounting:
     output_tokens: int = 0
     rejects: Counter = field(default_factory=Counter)
     retry_reasons: Counter = field(default_factory=Counter)
+    review_failures: Counter = field(default_factory=Counter)
 
     def cost_usd(self, config: LLMConfig) -> float:
         return (self.input_tokens * config.usd_per_million_input
@@ -168,18 +184,23 @@ def to_record(answer: Any, request: dict, spec: BatchSpec, model: str) -> dict:
     }
 
 
-async def _one(client, config: LLMConfig, spec: BatchSpec, request: dict, semaphore: asyncio.Semaphore,
-               result: Result, rng: random.Random, catalogue: Catalogue) -> None:
+class _Failed(Exception):
+    def __init__(self, code: str, reason: str):
+        super().__init__(reason)
+        self.code, self.reason = code, reason
+
+
+async def _chat(client, config: LLMConfig, chat_messages: list[dict], schema_name: str, schema: dict,
+                semaphore: asyncio.Semaphore, acc: Accounting, rng: random.Random) -> Any:
+    """One structured chat completion, parsed; retries transient failures, raises ``_Failed``."""
     import openai
 
-    acc = result.accounting
-    kwargs: dict[str, Any] = {"model": config.model, "messages": messages(request, catalogue),
-                              "temperature": config.temperature}
+    kwargs: dict[str, Any] = {"model": config.model, "messages": chat_messages, "temperature": config.temperature}
     if config.structured == "json_schema":
         kwargs["response_format"] = {"type": "json_schema", "json_schema": {
-            "name": "pii_sample", "schema": ANSWER_SCHEMA, "strict": True}}
+            "name": schema_name, "schema": schema, "strict": True}}
     else:
-        kwargs["extra_body"] = {"guided_json": ANSWER_SCHEMA}
+        kwargs["extra_body"] = {"guided_json": schema}
     last_error = ""
     for attempt in range(config.max_attempts):
         async with semaphore:
@@ -190,10 +211,7 @@ async def _one(client, config: LLMConfig, spec: BatchSpec, request: dict, semaph
                 last_error, retry_after = f"{type(exc).__name__}", None
             except openai.APIStatusError as exc:
                 if exc.status_code not in RETRYABLE_STATUS:
-                    result.rejects.append({"index": request["index"], "code": "api_error",
-                                           "reason": f"HTTP {exc.status_code}: {str(exc)[:200]}", "record": None})
-                    acc.rejects["api_error"] += 1
-                    return
+                    raise _Failed("api_error", f"HTTP {exc.status_code}: {str(exc)[:200]}") from None
                 last_error, retry_after = f"HTTP {exc.status_code}", exc.response.headers.get("retry-after")
             else:
                 acc.answered += 1
@@ -202,26 +220,59 @@ async def _one(client, config: LLMConfig, spec: BatchSpec, request: dict, semaph
                     acc.output_tokens += response.usage.completion_tokens or 0
                 content = response.choices[0].message.content or ""
                 try:
-                    record = to_record(json.loads(content), request, spec, config.model)
+                    return json.loads(content)
                 except json.JSONDecodeError as exc:
-                    code, reason = "malformed_json", f"the answer is not JSON ({exc.msg} at {exc.pos})"
-                except ValueError as exc:
-                    code, reason = "bad_shape", str(exc)
-                else:
-                    result.records.append(record)
-                    return
-                result.rejects.append({"index": request["index"], "code": code, "reason": reason,
-                                       "record": content[:2000]})
-                acc.rejects[code] += 1
-                return
+                    raise _Failed("malformed_json", f"the answer is not JSON ({exc.msg} at {exc.pos}): "
+                                                    f"{content[:200]!r}") from None
         if attempt + 1 < config.max_attempts:
             acc.retries += 1
-            acc.retry_reasons[last_error.split(":")[0]] += 1
+            acc.retry_reasons[last_error] += 1
             await asyncio.sleep(_retry_delay(config, attempt, retry_after, rng))
-    result.rejects.append({"index": request["index"], "code": "gave_up",
-                           "reason": f"no answer after {config.max_attempts} attempts (last: {last_error})",
-                           "record": None})
-    acc.rejects["gave_up"] += 1
+    raise _Failed("gave_up", f"no answer after {config.max_attempts} attempts (last: {last_error})")
+
+
+def review_messages(record: dict, catalogue: Catalogue = DEFAULT) -> list[dict]:
+    labels = "\n".join(f"- {label.name}: {label.description}" for label in catalogue.labels)
+    request = {"kind": "review", "language": record["language"], "text": record["text"],
+               "entities": record["privacy_mask"]}
+    system = ("You check the personal-data annotations of a text. Return every personal value of the text "
+              "exactly as written with its correct label from this list, removing values that are not in the "
+              f"text or not personal data, and adding missed ones:\n{labels}")
+    user = f"Text and annotations to check:\nSAMPLE_REQUEST: {json.dumps(request, ensure_ascii=False)}"
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+
+async def _one(client, config: LLMConfig, spec: BatchSpec, request: dict, semaphore: asyncio.Semaphore,
+               result: Result, rng: random.Random, catalogue: Catalogue) -> None:
+    acc = result.accounting
+    try:
+        answer = await _chat(client, config, messages(request, catalogue), "pii_sample", ANSWER_SCHEMA,
+                             semaphore, acc, rng)
+        try:
+            record = to_record(answer, request, spec, config.model)
+        except ValueError as exc:
+            raise _Failed("bad_shape", str(exc)) from None
+    except _Failed as failed:
+        result.rejects.append({"index": request["index"], "code": failed.code, "reason": failed.reason,
+                               "record": None})
+        acc.rejects[failed.code] += 1
+        return
+    if config.review:
+        try:
+            checked = await _chat(client, config, review_messages(record, catalogue), "review", REVIEW_SCHEMA,
+                                  semaphore, acc, rng)
+            entities = checked.get("entities") if isinstance(checked, dict) else None
+            if not isinstance(entities, list) or not all(isinstance(e, dict) for e in entities):
+                raise _Failed("bad_shape", "the review answer has no 'entities' list of objects")
+        except _Failed as failed:  # keep the unreviewed answer: the rule-based review still runs
+            record["meta"]["llm_review"] = {"status": "failed", "code": failed.code, "reason": failed.reason}
+            acc.review_failures[failed.code] += 1
+        else:
+            before = {(e.get("value"), e.get("label")) for e in record["privacy_mask"]}
+            record["privacy_mask"] = [{"value": e.get("value"), "label": e.get("label")} for e in entities]
+            after = {(e["value"], e["label"]) for e in record["privacy_mask"]}
+            record["meta"]["llm_review"] = {"status": "ok", "removed": len(before - after), "added": len(after - before)}
+    result.records.append(record)
 
 
 async def agenerate(spec: BatchSpec, config: LLMConfig, api_key: str, catalogue: Catalogue = DEFAULT) -> Result:

@@ -107,3 +107,30 @@ def test_the_api_key_never_reaches_events_run_config_or_files(tmp_path, monkeypa
             assert KEY.encode() not in path.read_bytes(), path
     rejects = [json.loads(l) for l in storage.batch_file("llm-asset", "provider_rejects.jsonl").read_text().splitlines()]
     assert all({"index", "code", "reason", "record"} <= set(r) for r in rejects)
+
+
+def test_llm_review_corrects_invented_values_before_the_rule_based_review():
+    spec = BatchSpec("llm-review", size=60, seed=8, languages=("en", "fr"))
+    faults = Faults(missing_value=0.5)
+    with serve(faults=faults, seed=3) as server:
+        plain = generate(spec, config(server), KEY)
+    with serve(faults=faults, seed=3) as server:
+        checked = generate(spec, config(server, review=True), KEY)
+    assert checked.accounting.requests == 2 * plain.accounting.requests == 120
+    assert all(r["meta"]["llm_review"]["status"] == "ok" for r in checked.records)
+    assert sum(r["meta"]["llm_review"]["removed"] for r in checked.records) >= 10
+    _, plain_rejects = reviewed(plain.records)
+    ok, review_rejects = reviewed(checked.records)
+    assert plain_rejects.count("grounding") >= 10 and review_rejects.count("grounding") < plain_rejects.count("grounding")
+
+
+def test_a_failed_review_call_keeps_the_first_answer_marked():
+    spec = BatchSpec("llm-review-fail", size=40, seed=9, languages=("de",))
+    with serve(faults=Faults(malformed_json=0.3), seed=4) as server:
+        result = generate(spec, config(server, review=True), KEY)
+    statuses = [r["meta"]["llm_review"]["status"] for r in result.records]
+    assert "failed" in statuses and "ok" in statuses
+    assert len(result.records) + len(result.rejects) == 40
+    failed = next(r for r in result.records if r["meta"]["llm_review"]["status"] == "failed")
+    assert failed["meta"]["llm_review"]["code"] == "malformed_json"
+    assert sum(result.accounting.review_failures.values()) == statuses.count("failed")
