@@ -88,6 +88,8 @@ class LabelStudioResource(dg.ConfigurableResource):
     url: str | None = None
     api_key: str | None = None
     project_title: str = "pii_assets"
+    project_id: int | None = None
+    """Use this existing project instead of the one called ``project_title``."""
 
     def client(self):
         from pii_assets.labelstudio.client import LabelStudioClient
@@ -100,12 +102,14 @@ class LabelStudioResource(dg.ConfigurableResource):
 
 
 def default_labelstudio() -> LabelStudioResource:
-    """Bound through ``EnvVar`` when $LABEL_STUDIO_URL is set (project: $PII_ASSETS_LS_PROJECT)."""
+    """Bound through ``EnvVar`` when $LABEL_STUDIO_URL is set (project: $PII_ASSETS_LS_PROJECT_ID, or the
+    one titled $PII_ASSETS_LS_PROJECT)."""
     title = os.environ.get("PII_ASSETS_LS_PROJECT", "pii_assets")
+    project_id = int(os.environ["PII_ASSETS_LS_PROJECT_ID"]) if os.environ.get("PII_ASSETS_LS_PROJECT_ID") else None
     if os.environ.get(LABEL_STUDIO_URL_ENV):
         return LabelStudioResource(url=dg.EnvVar(LABEL_STUDIO_URL_ENV), api_key=dg.EnvVar(LABEL_STUDIO_API_KEY_ENV),
-                                   project_title=title)
-    return LabelStudioResource(project_title=title)
+                                   project_title=title, project_id=project_id)
+    return LabelStudioResource(project_title=title, project_id=project_id)
 
 
 OPENAI_API_KEY_ENV = "OPENAI_API_KEY"

@@ -26,7 +26,7 @@ def labelstudio_sensor(context: dg.SensorEvaluationContext, labelstudio: LabelSt
         return dg.SkipReason("no Label Studio configured (set LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY)")
     cursor = Cursor.parse(context.cursor)
     try:
-        project = client.find_project(labelstudio.project_title)
+        project = client.find_project(labelstudio.project_title, labelstudio.project_id)
         if project is None:
             return dg.SkipReason(f"no project {labelstudio.project_title!r} in Label Studio yet "
                                  "(materialize ls_tasks for a batch first)")

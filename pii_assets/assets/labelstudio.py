@@ -41,7 +41,8 @@ def ls_tasks(context: dg.AssetExecutionContext, storage: StorageResource,
         context.log.info(f"no Label Studio configured: {len(tasks)} tasks written to {path} (import them by hand)")
         return dg.MaterializeResult(metadata={**metadata, "label_studio": "not configured"})
     try:
-        project = client.ensure_project(labelstudio.project_title, DEFAULT.label_studio_config())
+        project = client.ensure_project(labelstudio.project_title, DEFAULT.label_studio_config(),
+                                        labelstudio.project_id)
         report = client.sync_batch(project, batch, tasks)
     except LabelStudioError as exc:
         raise dg.Failure(description=str(exc)) from None
@@ -85,7 +86,8 @@ def annotated_samples(context: dg.AssetExecutionContext, config: AnnotationConfi
     try:
         tasks = None
         if client is not None:
-            project = client.ensure_project(labelstudio.project_title, DEFAULT.label_studio_config())
+            project = client.ensure_project(labelstudio.project_title, DEFAULT.label_studio_config(),
+                                        labelstudio.project_id)
             tasks = list(client.tasks(project, batch))
         result = collect(reviewed, tasks, config.unreviewed)
     except (LabelStudioError, PolicyError) as exc:

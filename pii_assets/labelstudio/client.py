@@ -61,14 +61,27 @@ class LabelStudioClient:
         except httpx.HTTPError as exc:
             raise LabelStudioError(f"Label Studio at {self.url} is unreachable ({what}): {exc}") from None
 
-    def find_project(self, title: str):
-        """The project called ``title`` (an SDK object), None if there is none."""
+    def find_project(self, title: str, project_id: int | None = None):
+        """The project with ``project_id`` if given, else the one called ``title``; None if absent."""
+        if project_id is not None:
+            from label_studio_sdk.core.api_error import ApiError
+
+            try:
+                return self.sdk.projects.get(id=project_id)
+            except ApiError as exc:
+                if exc.status_code == 404:
+                    return None
+                raise LabelStudioError(f"Label Studio at {self.url} refused to read project {project_id}: "
+                                       f"HTTP {exc.status_code}") from None
         projects = self._call("list projects", lambda: list(self.sdk.projects.list(title=title)))
         return next((p for p in projects if p.title == title), None)
 
-    def ensure_project(self, title: str, label_config: str) -> int:
-        """The id of the project called ``title``, created or updated to ``label_config``."""
-        project = self.find_project(title)
+    def ensure_project(self, title: str, label_config: str, project_id: int | None = None) -> int:
+        """The id of the project (``project_id``, or the one called ``title``, created if missing),
+        with its labeling config updated to ``label_config``."""
+        project = self.find_project(title, project_id)
+        if project is None and project_id is not None:
+            raise LabelStudioError(f"Label Studio at {self.url} has no project {project_id}")
         if project is None:
             return self._call("create the project", self.sdk.projects.create, title=title,
                               label_config=label_config).id

@@ -21,6 +21,10 @@ def test_project_is_created_once_and_follows_the_catalogue(client):
                                         "MRN-1234567", field_name="MRN", pattern=r"MRN-\d{7}"))
     assert client.ensure_project("catalogue-test", extended.label_studio_config()) == first
     assert 'value="MEDICAL_RECORD_NUMBER"' in client.sdk.projects.get(id=first).label_config
+    # by id: the same project whatever the title; an unknown id is an error, not a new project
+    assert client.ensure_project("another title", DEFAULT.label_studio_config(), project_id=first) == first
+    with pytest.raises(LabelStudioError, match="has no project 999999"):
+        client.ensure_project("x-title", DEFAULT.label_studio_config(), project_id=999999)
 
 
 def test_sync_is_idempotent_batched_and_keeps_human_work(client, corpus):
