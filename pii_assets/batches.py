@@ -16,9 +16,10 @@ from typing import Any
 from pii_assets.catalogue import DEFAULT, Catalogue
 from pii_assets.storage import LocalStorage, write_json
 
-PROVIDERS = ("offline", "openai")
+PROVIDERS = ("offline", "openai", "batch")
 """``offline``: the embedded generator (default, deterministic); ``openai``: any OpenAI-compatible
-chat-completions endpoint (the ``llm`` resource: base URL, model, key)."""
+chat-completions endpoint; ``batch``: the OpenAI Batch API (both through the ``llm`` resource:
+base URL, model, key)."""
 MAX_BATCH_SIZE = 1_000_000
 _KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
 

@@ -122,6 +122,27 @@ def summary(args: argparse.Namespace) -> None:
     print(markdown_table(((name, labels.get(name, 0)) for name in DEFAULT.names), ("label", "spans")))
 
 
+def llm_batches(args: argparse.Namespace) -> None:
+    """Status (or cancel) of a batch's remote Batch API batches, with $OPENAI_API_KEY / $OPENAI_BASE_URL."""
+    from pii_assets.llm.batch_provider import cancel, status
+    from pii_assets.resources import default_llm
+
+    state = _storage(args).batch_file(args.key, "llm_batch_state.json")
+    if not state.is_file():
+        raise SystemExit(f"error: batch {args.key} has no remote batches ({state} does not exist)")
+    llm = default_llm()
+    if not os.environ.get("OPENAI_API_KEY"):
+        raise SystemExit("error: set OPENAI_API_KEY (and OPENAI_BASE_URL) to query the remote batches")
+    client = llm.model_copy(update={"api_key": os.environ["OPENAI_API_KEY"],
+                                    "base_url": os.environ.get("OPENAI_BASE_URL", llm.base_url)}).sync_client()
+    if args.cancel:
+        cancelled = cancel(client, state)
+        print(f"cancelled {', '.join(cancelled)}" if cancelled else "nothing to cancel: no remote batch is running")
+    rows = status(client, state)
+    print(markdown_table([(r["stage"], r["batch_id"], r["status"], json.dumps(r["request_counts"]))
+                          for r in rows], ("stage", "remote batch", "status", "requests")))
+
+
 def demo(args: argparse.Namespace) -> None:
     for key in DEMO_BATCHES:
         args.key, args.size, args.seed = key, args.size, DEMO_BATCHES.index(key)
@@ -261,6 +282,10 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("keys", nargs="+")
     m.add_argument("--log-level", default="INFO", help="console log level of the runs (DEBUG shows every event)")
     m.set_defaults(func=materialize)
+    lb = bsub.add_parser("llm-batches", help="status of a batch-provider batch's remote batches (--cancel to stop)")
+    lb.add_argument("key")
+    lb.add_argument("--cancel", action="store_true", help="cancel the remote batches that are still running")
+    lb.set_defaults(func=llm_batches)
     s = bsub.add_parser("summary", help="counts per batch, language and label")
     s.add_argument("keys", nargs="*")
     s.set_defaults(func=summary)

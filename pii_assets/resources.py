@@ -131,8 +131,16 @@ class LLMResource(dg.ConfigurableResource):
     """``json_schema`` (strict structured outputs) or ``guided_json`` (vLLM)."""
     review: bool = False
     """A second LLM call per sample that checks and corrects the labels."""
+    batch_poll_seconds: float = 30.0
+    """How often the ``batch`` provider polls its remote batches."""
     usd_per_million_input: float = 0.15
     usd_per_million_output: float = 0.60
+
+    def sync_client(self):
+        import openai
+
+        return openai.OpenAI(base_url=self.base_url, api_key=self.api_key, timeout=self.timeout,
+                             max_retries=self.max_attempts)
 
     def config(self):
         from pii_assets.llm.openai_provider import LLMConfig

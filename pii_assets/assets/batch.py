@@ -46,8 +46,9 @@ def raw_samples(context: dg.AssetExecutionContext, storage: StorageResource, llm
     store = storage.store()
     path = store.batch_file(key, "raw_samples.jsonl")
     metadata: dict = {}
-    if spec.provider == "openai":
-        metadata = _openai_samples(context, spec, llm, path, store.batch_file(key, "provider_rejects.jsonl"))
+    if spec.provider in ("openai", "batch"):
+        metadata = _llm_samples(context, spec, llm, path, store.batch_file(key, "provider_rejects.jsonl"),
+                                store.batch_file(key, "llm_batch_state.json"))
         count = metadata["raw_samples"]
     else:
         count = write_jsonl(path, OfflineGenerator(spec).generate())
@@ -61,14 +62,22 @@ def raw_samples(context: dg.AssetExecutionContext, storage: StorageResource, llm
     })
 
 
-def _openai_samples(context, spec, llm: LLMResource, path, rejects_path) -> dict:
+def _llm_samples(context, spec, llm: LLMResource, path, rejects_path, state_path) -> dict:
+    from pii_assets.llm.batch_provider import BatchProviderError, BatchRun
     from pii_assets.llm.openai_provider import PROMPT_VERSION, generate
 
     if not llm.api_key:
-        raise dg.Failure(description=f"batch {spec.key}: provider openai needs an API key: set OPENAI_API_KEY "
-                                     "(and OPENAI_BASE_URL for a server other than OpenAI)")
+        raise dg.Failure(description=f"batch {spec.key}: provider {spec.provider} needs an API key: set "
+                                     "OPENAI_API_KEY (and OPENAI_BASE_URL for a server other than OpenAI)")
     config = llm.config()
-    result = generate(spec, config, llm.api_key)
+    if spec.provider == "batch":
+        try:
+            result = BatchRun(llm.sync_client(), config, state_path, llm.batch_poll_seconds,
+                              log=context.log.info).run(spec)
+        except BatchProviderError as exc:
+            raise dg.Failure(description=f"batch {spec.key}: {exc}") from None
+    else:
+        result = generate(spec, config, llm.api_key)
     write_jsonl(path, result.records)
     write_jsonl(rejects_path, result.rejects)
     acc = result.accounting
