@@ -71,38 +71,45 @@ def test_status_and_cancel(tmp_path):
 
 
 CHILD = """
-import sys, time
-from pathlib import Path
-import openai
-from pii_assets.batches import BatchSpec
-from pii_assets.llm.batch_provider import BatchRun
-from pii_assets.llm.openai_provider import LLMConfig
-url, state, poll = sys.argv[1], Path(sys.argv[2]), float(sys.argv[3])
-client = openai.OpenAI(base_url=url, api_key="sk-child")
-result = BatchRun(client, LLMConfig(base_url=url, model="m"), state, poll_seconds=poll, log=print).run(
-    BatchSpec("bp-kill", size=12, seed=6, languages=("en",)))
-print("RESULT", len(result.records), len(result.rejects), flush=True)
+import sys
+import dagster as dg
+from pii_assets.assets.batch import raw_samples
+from pii_assets.resources import LLMResource, StorageResource
+url, root, poll = sys.argv[1], sys.argv[2], float(sys.argv[3])
+with dg.instance_for_test() as instance:  # a fresh instance each time: only the files persist
+    instance.add_dynamic_partitions("batches", ["bp-kill"])
+    result = dg.materialize([raw_samples], partition_key="bp-kill", instance=instance, resources={
+        "storage": StorageResource(root=root),
+        "llm": LLMResource(base_url=url, api_key=dg.EnvVar("OPENAI_API_KEY"), model="m", batch_poll_seconds=poll)})
+    md = result.asset_materializations_for_node("raw_samples")[0].metadata
+    print("RESULT", md["raw_samples"].value, md["provider_rejects"].value, flush=True)
 """
 
 
-def test_kill_9_while_polling_then_resume_submits_once(tmp_path):
-    state = tmp_path / "state.json"
+def test_kill_9_while_polling_then_rematerializing_submits_once(tmp_path):
+    from pii_assets.batches import declare_batch
+    from pii_assets.storage import LocalStorage
+
+    storage = LocalStorage(tmp_path / "data")
+    declare_batch(storage, BatchSpec("bp-kill", provider="batch", size=12, seed=6, languages=("en",)))
+    state = storage.batch_file("bp-kill", "llm_batch_state.json")
+    env = {**os.environ, "OPENAI_API_KEY": KEY}
     with serve() as server:
-        child = subprocess.Popen([sys.executable, "-c", CHILD, server.base_url, str(state), "30"],
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        deadline = time.monotonic() + 60
+        args = [sys.executable, "-c", CHILD, server.base_url, str(storage.root)]
+        child = subprocess.Popen([*args, "30"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 90
         while not (state.is_file() and json.loads(state.read_text())["stages"].get("generate")):
             assert child.poll() is None and time.monotonic() < deadline, child.stderr.read() if child.poll() else ""
             time.sleep(0.1)
         os.kill(child.pid, signal.SIGKILL)  # while it sleeps between polls
         child.wait()
         assert server.stats.batches_created == 1
-        resumed = subprocess.run([sys.executable, "-c", CHILD, server.base_url, str(state), "0.01"],
-                                 capture_output=True, text=True, timeout=120)
+        resumed = subprocess.run([*args, "0.01"], env=env, capture_output=True, text=True, timeout=180)
         assert resumed.returncode == 0, resumed.stderr
-        assert "resuming remote batch" in resumed.stdout
+        assert "resuming remote batch" in resumed.stdout + resumed.stderr
         assert "RESULT 12 0" in resumed.stdout
         assert server.stats.batches_created == 1 and server.stats.files_uploaded == 1
+    assert len(storage.batch_file("bp-kill", "raw_samples.jsonl").read_text().splitlines()) == 12
 
 
 def test_cli_shows_status_and_cancels(tmp_path):
