@@ -57,7 +57,6 @@ def test_a_finished_run_is_never_submitted_again(tmp_path):
 
 
 def test_status_and_cancel(tmp_path):
-    spec = BatchSpec("bp-cancel", size=3, seed=4, languages=("it",))
     with serve() as server:
         client = openai.OpenAI(base_url=server.base_url, api_key=KEY)
         state = tmp_path / "state.json"
