@@ -85,6 +85,9 @@ class Faults:
     retry_after: float = 0.05
     slow_seconds: float = 2.0
     batch_outcome: str | None = None
+    review_content_faults: bool = True
+    """Whether malformed_json / missing_value / wrong_label / duplicate also hit review answers
+    (False: a reliable reviewer, to see what a review call fixes)."""
 
     KINDS: ClassVar[tuple[str, ...]] = ("rate_limit", "server_error", "slow", "malformed_json",
                                         "missing_value", "wrong_label", "duplicate", "batch_line_error")
@@ -378,6 +381,8 @@ class TestServer:
             kind, answer = "review", _review_answer(request)
         else:
             kind, answer = "generate", self._generate_answer(request)
+        if kind == "review" and not self.faults.review_content_faults:
+            faults = set(faults) - {"malformed_json", "missing_value", "wrong_label", "duplicate"}
         content = self._apply_content_faults(kind, answer, faults)
         prompt_tokens = sum(len(t) for t in texts) // 4
         completion_tokens = len(content) // 4
