@@ -47,6 +47,7 @@ def changes(cursor: Cursor, updated_tasks: list[dict], latest_export: int | None
     """``updated_tasks``: tasks updated after ``cursor.since``, oldest first; ``all_annotated_batches``:
     the batches with any annotated task (needed only when there is a new export)."""
     out = Changes(cursor=Cursor(cursor.since, cursor.export))
+    changed: set[str] = set()
     for task in updated_tasks:
         out.tasks_seen += 1
         updated = task.get("updated_at")
@@ -54,12 +55,10 @@ def changes(cursor: Cursor, updated_tasks: list[dict], latest_export: int | None
             out.cursor.since = updated
         batch = (task.get("data") or {}).get("batch")
         if batch and annotated(task):
-            out.run_keys[batch] = f"{batch}:annotations-until-{out.cursor.since}"
+            changed.add(batch)
+    out.run_keys = {batch: f"{batch}:annotations-until-{out.cursor.since}" for batch in changed}
     if latest_export is not None and (cursor.export is None or latest_export > cursor.export):
         for batch in all_annotated_batches or ():
             out.run_keys[batch] = f"{batch}:export-{latest_export}"
         out.cursor.export = latest_export
-    for batch, key in out.run_keys.items():  # one key per batch and final cursor state
-        if ":annotations-until-" in key:
-            out.run_keys[batch] = f"{batch}:annotations-until-{out.cursor.since}"
     return out
