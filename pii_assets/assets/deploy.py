@@ -12,7 +12,7 @@ from pii_assets.resources import SigningResource, StorageResource
 from pii_assets.storage import write_json
 from pii_assets.training.release import load_manifest, release_dir, release_samples, split_ids
 
-QUANTIZED_MODEL_VERSION = "1"
+QUANTIZED_MODEL_VERSION = "2"
 MAX_F1_DROP_POINTS = 0.5
 MIN_ARGMAX_AGREEMENT = 0.995
 SIGNATURE = "signature.json"

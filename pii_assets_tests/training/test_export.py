@@ -49,10 +49,13 @@ def test_fp32_export_matches_torch_and_attention_matmuls_stay_float(model_dir, t
     mask = np.ones_like(ids)
     torch_probs = TorchScorer(PiiModel.load(model_dir).token_model).probabilities(ids, mask)
     assert np.allclose(OnnxScorer(onnx_path).probabilities(ids, mask), torch_probs, atol=1e-5)
-    nodes = float_nodes(onnx_path, QuantizationChoice())
+    nodes = set(float_nodes(onnx_path, QuantizationChoice(keep_float=())))
     assert nodes and all("attention" in n and "MatMul" in n for n in nodes)  # scores and context, no weights
-    extra = float_nodes(onnx_path, QuantizationChoice(keep_float=("classifier",)))
-    assert set(extra) - set(nodes) == {"/token_model/classifier/MatMul"}
+    default = set(float_nodes(onnx_path, QuantizationChoice()))
+    assert default - nodes == {"/token_model/bert/embeddings/position_embeddings/Gather",
+                               "/token_model/bert/embeddings/token_type_embeddings/Gather"}
+    extra = set(float_nodes(onnx_path, QuantizationChoice(keep_float=("classifier",))))
+    assert extra - nodes == {"/token_model/classifier/MatMul"}
 
 
 class Shifted:
