@@ -37,7 +37,7 @@ def quantized_model(context: dg.AssetExecutionContext, storage: StorageResource)
     from pii_assets.training.metrics import gold_spans
     from pii_assets.training.model import PiiModel
     from pii_assets.training.parity import parity
-    from pii_assets.training.scoring import QUANTIZED_ONNX, OnnxScorer, TorchScorer, latency_ms
+    from pii_assets.training.scoring import QUANTIZED_ONNX, OnnxScorer, TorchScorer, latency_ms, pad_token_id
     from pii_assets.training.train import Windows
 
     release = context.partition_key
@@ -58,9 +58,8 @@ def quantized_model(context: dg.AssetExecutionContext, storage: StorageResource)
         [store.batch_file(b["key"], "training_tokens.parquet") for b in manifest["batches"]],
         {"test": test_ids})["test"]
     samples = release_samples(store, manifest, test_ids)
-    pad_id = json.loads((trained_dir / "config.json").read_text(encoding="utf-8")).get("pad_token_id") or 0
     reference, candidate = TorchScorer(PiiModel.load(trained_dir).token_model), OnnxScorer(out_dir / QUANTIZED_ONNX)
-    report = parity(reference, candidate, windows, gold_spans(samples.values()), pad_id,
+    report = parity(reference, candidate, windows, gold_spans(samples.values()), pad_token_id(trained_dir),
                     {k: s["text"] for k, s in samples.items()})
     singles = [(ids[None, :], np.ones((1, len(ids)), dtype=np.int64)) for ids in windows.input_ids[:32]]
     summary = {**report.summary(), "trained_ms_batch1": round(latency_ms(reference, singles), 2),

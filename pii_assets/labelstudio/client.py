@@ -90,16 +90,20 @@ class LabelStudioClient:
                        label_config=label_config)
         return project.id
 
-    def tasks(self, project_id: int, batch: str | None = None, page_size: int = 500) -> Iterator[dict]:
-        """Every task of the project (of one batch if given), with annotations and predictions."""
-        pager = self._call("list tasks", self.sdk.tasks.list, project=project_id, fields="all", page_size=page_size)
+    def _list_tasks(self, what: str, **params) -> Iterator[dict]:
+        """Tasks as plain dicts, every page (the pager fetches later pages lazily)."""
+        pager = self._call(what, self.sdk.tasks.list, fields="all", **params)
         try:
             for task in pager:
-                task = _plain(task)
-                if batch is None or (task.get("data") or {}).get("batch") == batch:
-                    yield task
-        except Exception as exc:  # the pager fetches later pages lazily
+                yield _plain(task)
+        except Exception as exc:
             raise LabelStudioError(f"Label Studio at {self.url} failed while listing tasks: {exc}") from None
+
+    def tasks(self, project_id: int, batch: str | None = None, page_size: int = 500) -> Iterator[dict]:
+        """Every task of the project (of one batch if given), with annotations and predictions."""
+        for task in self._list_tasks("list tasks", project=project_id, page_size=page_size):
+            if batch is None or (task.get("data") or {}).get("batch") == batch:
+                yield task
 
     def tasks_updated_since(self, project_id: int, since: str | None, page_size: int = 100) -> Iterator[dict]:
         """Tasks updated after ``since`` (Label Studio's ``%Y-%m-%dT%H:%M:%S.%fZ`` format; None: all),
@@ -108,13 +112,8 @@ class LabelStudioClient:
         if since:
             query["filters"] = {"conjunction": "and", "items": [
                 {"filter": "filter:tasks:updated_at", "operator": "greater", "type": "Datetime", "value": since}]}
-        pager = self._call("list updated tasks", self.sdk.tasks.list, project=project_id, fields="all",
-                           page_size=page_size, query=json.dumps(query))
-        try:
-            for task in pager:
-                yield _plain(task)
-        except Exception as exc:
-            raise LabelStudioError(f"Label Studio at {self.url} failed while listing tasks: {exc}") from None
+        yield from self._list_tasks("list updated tasks", project=project_id, page_size=page_size,
+                                    query=json.dumps(query))
 
     def latest_export(self, project_id: int) -> int | None:
         """The id of the project's newest export snapshot, None if it has none."""

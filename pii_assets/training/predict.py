@@ -7,14 +7,13 @@ lower thresholds tag more text as PII. Presets: high = 0.1, medium = 0.25, low =
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from pii_assets.training.model import merge_windows, tokens_to_spans, transition_mask, viterbi
-from pii_assets.training.scoring import load_scorer
+from pii_assets.training.scoring import load_scorer, pad_token_id
 from pii_assets.training.tokens import WindowConfig, window_tokenizer
 
 SENSITIVITY = {"high": 0.1, "medium": 0.25, "low": 0.5}
@@ -30,8 +29,7 @@ class Predictor:
         self.allowed = transition_mask(self.id2label)
         self.windows = window_tokenizer(model_dir / "tokenizer.json", window)
         self.batch_size = batch_size
-        special = json.loads((model_dir / "config.json").read_text(encoding="utf-8")).get("pad_token_id")
-        self.pad_id = special if special is not None else 0
+        self.pad_id = pad_token_id(model_dir)
 
     def _probs(self, windows: list) -> list[np.ndarray]:
         out = []

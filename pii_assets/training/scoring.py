@@ -93,6 +93,12 @@ def latency_ms(scorer: Scorer, batches: list[tuple[np.ndarray, np.ndarray]], rep
     return 1000 * statistics.median(times)
 
 
+def pad_token_id(model_dir: Path) -> int:
+    """The padding token id of a model directory (from its ``config.json``; 0 if it has none)."""
+    config = json.loads((Path(model_dir) / "config.json").read_text(encoding="utf-8"))
+    return config.get("pad_token_id") or 0
+
+
 def load_scorer(model_dir: Path) -> Scorer:
     """The scorer of a model directory: quantized ONNX if it has one, the torch model otherwise."""
     model_dir = Path(model_dir)
