@@ -16,10 +16,11 @@ from typing import Any
 from pii_assets.catalogue import DEFAULT, Catalogue
 from pii_assets.storage import LocalStorage, write_json
 
-PROVIDERS = ("offline", "openai", "batch")
+PROVIDERS = ("offline", "openai", "batch", "hf")
 """``offline``: the embedded generator (default, deterministic); ``openai``: any OpenAI-compatible
 chat-completions endpoint; ``batch``: the OpenAI Batch API (both through the ``llm`` resource:
-base URL, model, key)."""
+base URL, model, key); ``hf``: an existing dataset (this project's format, Kiji's or ai4privacy's)
+from a local path or a Hub repo id (``source``; see docs/import.md)."""
 MAX_BATCH_SIZE = 1_000_000
 _KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
 
@@ -52,6 +53,12 @@ class BatchSpec:
     """Overrides of the catalogue's sampling weights (0 disables a label)."""
     no_pii_ratio: float = 0.10
     long_document_ratio: float = 0.10
+    source: str | None = None
+    """``hf`` provider: a local directory/file or a Hub dataset repo id; ``size`` caps the samples."""
+    source_revision: str | None = None
+    """``hf`` provider, Hub source: the revision (tag, branch or commit) to import, for reproducibility."""
+    label_mapping: dict[str, str | None] = field(default_factory=dict)
+    """``hf`` provider: overrides of the source-label mapping (target label, "ignore" or null)."""
 
     def validate(self, catalogue: Catalogue = DEFAULT, languages: tuple[str, ...] | None = None,
                  ) -> BatchSpec:
@@ -78,6 +85,15 @@ class BatchSpec:
                 raise BatchSpecError(f"{where}: unknown label {label!r} in label_weights")
             if not isinstance(weight, (int, float)) or weight < 0:
                 raise BatchSpecError(f"{where}: weight of {label} must be a number >= 0")
+        if (self.provider == "hf") != bool(self.source):
+            raise BatchSpecError(f"{where}: provider hf needs a source (--source PATH_OR_REPO_ID), and only it takes one")
+        if self.label_mapping:
+            from pii_assets.hub.imports import check_mapping
+
+            try:
+                check_mapping(self.label_mapping, catalogue)
+            except ValueError as exc:
+                raise BatchSpecError(f"{where}: label_mapping: {exc}") from None
         for name in ("no_pii_ratio", "long_document_ratio"):
             ratio = getattr(self, name)
             if not isinstance(ratio, (int, float)) or not 0 <= ratio <= 1:

@@ -50,6 +50,17 @@ def tiny_backbone(tmp_path_factory, corpus):
     return build_tiny_backbone(tmp_path_factory.mktemp("tiny-backbone"), [s["text"] for s in corpus])
 
 
+@pytest.fixture
+def hf_home(tmp_path, monkeypatch):
+    """A fresh Hugging Face cache and no saved or environment token (huggingface_hub would send it)."""
+    from huggingface_hub import constants
+
+    for name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(tmp_path / "no-token"))
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+
+
 @pytest.fixture(scope="session")
 def labelstudio_server(tmp_path_factory):
     from pii_assets.labelstudio.server import local_server

@@ -1,7 +1,5 @@
 """Batch-level assets: ``raw_samples`` and ``reviewed_samples`` on the ``batches`` partitions."""
 
-
-
 import dagster as dg
 import numpy as np
 
@@ -10,9 +8,10 @@ from pii_assets.catalogue import DEFAULT
 from pii_assets.generator.offline import GENERATOR_VERSION, OfflineGenerator
 from pii_assets.partitions import batches
 from pii_assets.reporting import counts_table, markdown_table, samples_markdown
-from pii_assets.resources import LLMResource, StorageResource
+from pii_assets.resources import HubResource, LLMResource, StorageResource
 from pii_assets.review import REVIEW_VERSION, review_file, verify_file
-from pii_assets.storage import write_jsonl
+from pii_assets.samples import dumps
+from pii_assets.storage import atomic_writer, write_jsonl
 
 
 class ReviewConfig(dg.Config):
@@ -40,7 +39,8 @@ def _spec(storage: StorageResource, key: str):
     kinds={"python", "jsonl"},
     description="Samples as the batch's provider produced them (offline generator by default).",
 )
-def raw_samples(context: dg.AssetExecutionContext, storage: StorageResource, llm: LLMResource) -> dg.MaterializeResult:
+def raw_samples(context: dg.AssetExecutionContext, storage: StorageResource, llm: LLMResource,
+                hub: HubResource) -> dg.MaterializeResult:
     key = context.partition_key
     spec = _spec(storage, key)
     store = storage.store()
@@ -49,6 +49,9 @@ def raw_samples(context: dg.AssetExecutionContext, storage: StorageResource, llm
     if spec.provider in ("openai", "batch"):
         metadata = _llm_samples(context, spec, llm, path, store.batch_file(key, "provider_rejects.jsonl"),
                                 store.batch_file(key, "llm_batch_state.json"))
+        count = metadata["raw_samples"]
+    elif spec.provider == "hf":
+        metadata = _imported_samples(spec, hub, path, store.batch_file(key, "provider_rejects.jsonl"))
         count = metadata["raw_samples"]
     else:
         count = write_jsonl(path, OfflineGenerator(spec).generate())
@@ -60,6 +63,41 @@ def raw_samples(context: dg.AssetExecutionContext, storage: StorageResource, llm
         "spec": dg.MetadataValue.json(spec.to_json()),
         **metadata,
     })
+
+
+def _imported_samples(spec, hub: HubResource, path, rejects_path) -> dict:
+    """The ``hf`` provider: rows of an existing dataset mapped to samples, rejects kept with reasons."""
+    from pii_assets.hub.client import HubError, download
+    from pii_assets.hub.imports import import_rows, read_rows, resolve
+
+    try:
+        source = resolve(spec.source, lambda repo: download(repo, repo_type="dataset", token=hub.token,
+                                                            endpoint=hub.endpoint, revision=spec.source_revision))
+    except (FileNotFoundError, HubError) as exc:
+        raise dg.Failure(description=f"batch {spec.key}: {exc}") from None
+    with atomic_writer(path) as samples_fh, atomic_writer(rejects_path) as rejects_fh:
+        def keep(sample):
+            sample["meta"].update(batch=spec.key, provider="hf")
+            samples_fh.write(dumps(sample) + "\n")
+
+        result = import_rows(read_rows(source), spec.label_mapping, limit=spec.size, origin=spec.source,
+                             languages=spec.languages, on_sample=keep,
+                             on_reject=lambda reject: rejects_fh.write(dumps(reject) + "\n"))
+    summary = result.summary()
+    if not result.accepted:
+        raise dg.Failure(description=f"batch {spec.key}: no row of {spec.source} could be imported "
+                                     f"({result.rows} rows read; rejects: {summary['reject_counts']}; "
+                                     f"see {rejects_path})")
+    return {
+        "raw_samples": result.accepted, "source": spec.source, "rows_read": result.rows,
+        "provider_rejects": result.rejected,
+        "formats": dg.MetadataValue.json(summary["formats"]),
+        "provider_reject_reasons": dg.MetadataValue.md(markdown_table(
+            [(code, n, summary["reject_examples"][code][:160]) for code, n in result.reject_counts.most_common()],
+            ("code", "count", "example")) if result.rejected else "none"),
+        "skipped_languages": dg.MetadataValue.json(summary["skipped_languages"]),
+        "ignored_source_labels": dg.MetadataValue.json(summary["ignored_labels"]),
+    }
 
 
 def _llm_samples(context, spec, llm: LLMResource, path, rejects_path, state_path) -> dict:

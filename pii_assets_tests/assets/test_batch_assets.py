@@ -9,7 +9,7 @@ from pii_assets.assets.batch import raw_samples, reviewed_samples
 from pii_assets.batches import BatchSpec, declare_batch
 from pii_assets.definitions import defs
 from pii_assets.partitions import batches
-from pii_assets.resources import LLMResource, StorageResource
+from pii_assets.resources import HubResource, LLMResource, StorageResource
 from pii_assets.storage import LocalStorage, read_jsonl
 
 
@@ -17,7 +17,7 @@ from pii_assets.storage import LocalStorage, read_jsonl
 def env(tmp_path):
     with dg.instance_for_test() as instance:
         storage = LocalStorage(tmp_path / "data")
-        yield instance, storage, {"storage": StorageResource(root=str(storage.root)), "llm": LLMResource()}
+        yield instance, storage, {"storage": StorageResource(root=str(storage.root)), "llm": LLMResource(), "hub": HubResource()}
 
 
 def _declare(instance, storage, spec):
@@ -93,3 +93,43 @@ def test_undeclared_batch_fails_with_a_clear_message(env):
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     assert "batch 'ghost' is not declared" in str(failure.event_specific_data.error)
     assert "pii-assets batch declare ghost" in str(failure.event_specific_data.error)
+
+
+def test_hf_provider_imports_an_existing_dataset_and_keeps_its_rejects(env, tmp_path):
+    import json
+
+    instance, storage, resources = env
+    text = "Contact Marie Dubois at marie.dubois@example.fr or +33 6 12 34 56 78, account FR7630006000011234567890189."
+    good = {"source_text": text, "language": "fr", "locale": "FR", "uid": "u1", "privacy_mask": [
+        {"value": "Marie", "start": 8, "end": 13, "label": "GIVENNAME"},
+        {"value": "Dubois", "start": 14, "end": 20, "label": "SURNAME"},
+        {"value": "marie.dubois@example.fr", "start": 24, "end": 47, "label": "EMAIL"},
+        {"value": "+33 6 12 34 56 78", "start": 51, "end": 68, "label": "TELEPHONENUM"},
+        {"value": "FR7630006000011234567890189", "start": 78, "end": 105, "label": "ACCOUNTNUM"}]}
+    shifted = {**good, "uid": "u2", "privacy_mask": [{"value": "Marie", "start": 9, "end": 14, "label": "GIVENNAME"}]}
+    source = tmp_path / "ai4privacy.jsonl"
+    source.write_text(json.dumps(good) + "\n" + json.dumps(shifted) + "\n" + "{not json\n")
+    _declare(instance, storage, BatchSpec("imported", provider="hf", size=10, source=str(source),
+                                          label_mapping={"ACCOUNTNUM": "IBAN"}))
+    result = dg.materialize([raw_samples, reviewed_samples], partition_key="imported", instance=instance,
+                            resources=resources)
+    assert result.success
+    [(_, sample)] = list(read_jsonl(storage.batch_file("imported", "reviewed_samples.jsonl")))
+    assert [(s["label"], s["value"]) for s in sample["privacy_mask"]][-1] == ("IBAN", "FR7630006000011234567890189")
+    assert sample["meta"]["provider"] == "hf" and sample["meta"]["batch"] == "imported"
+    rejects = [r for _, r in read_jsonl(storage.batch_file("imported", "provider_rejects.jsonl"))]
+    assert sorted(r["code"] for r in rejects) == ["malformed", "offsets"]
+    assert all(r["reason"].startswith(r["where"]) for r in rejects)
+    md = result.asset_materializations_for_node("raw_samples")[0].metadata
+    assert md["raw_samples"].value == 1 and md["provider_rejects"].value == 2
+
+
+def test_hf_provider_needs_a_source_and_only_it_takes_one(env):
+    from pii_assets.batches import BatchSpecError
+
+    with pytest.raises(BatchSpecError, match="provider hf needs a source"):
+        BatchSpec("x", provider="hf").validate()
+    with pytest.raises(BatchSpecError, match="only it takes one"):
+        BatchSpec("x", source="some/repo").validate()
+    with pytest.raises(BatchSpecError, match="label_mapping"):
+        BatchSpec("x", provider="hf", source="a/b", label_mapping={"ACCOUNTNUM": "BANKACCOUNT"}).validate()

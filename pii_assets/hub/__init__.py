@@ -1,0 +1,1 @@
+"""Publishing folders to, and fetching them from, a Hugging Face Hub."""
