@@ -18,6 +18,7 @@ from pii_assets.catalogue import DEFAULT
 from pii_assets.reporting import markdown_table, prf_table
 from pii_assets.samples import SampleError, dumps
 from pii_assets.signing import SigningError
+from pii_assets.sft.check import MIN_PER_CATEGORY
 from pii_assets.storage import LocalStorage, atomic_writer, read_jsonl
 from pii_assets.training.config import MACRO_F1_FLOOR, TrainConfig
 from pii_assets.training.release import ReleaseError, validate_release_key
@@ -52,12 +53,23 @@ def _parse_weights(items: list[str]) -> dict[str, float]:
     return weights
 
 
+def _parse_label_map(items: list[str]) -> dict[str, str | None]:
+    mapping = {}
+    for item in items:
+        source, sep, target = item.partition("=")
+        if not sep or not source or not target:
+            raise BatchSpecError(f"label map {item!r} must look like SOURCE=TARGET (TARGET: a label, ignore or reject)")
+        mapping[source] = None if target == "reject" else target
+    return mapping
+
+
 def declare(args: argparse.Namespace) -> None:
     spec = BatchSpec(
         key=args.key, provider=args.provider, size=args.size, seed=args.seed,
         languages=tuple(x.strip() for x in args.languages.split(",") if x.strip()),
         label_weights=_parse_weights(args.label_weight or []),
         no_pii_ratio=args.no_pii_ratio, long_document_ratio=args.long_document_ratio,
+        source=args.source, source_revision=args.source_revision, label_mapping=_parse_label_map(args.label_map or []),
     )
     new = declare_batch(_storage(args), spec)
     instance = _instance()
@@ -178,7 +190,8 @@ def release_build(args: argparse.Namespace) -> None:
     result = defs.resolve_job_def("release_job").execute_in_process(
         partition_key=key, instance=instance, raise_on_error=False,
         resources={"storage": _storage_resource(args)},
-        run_config={"ops": {"trained_model": {"config": training}},
+        run_config={"ops": {"trained_model": {"config": training},
+                            "sft_jsonl": {"config": {"min_per_category": args.sft_min_per_category}}},
                     "loggers": {"console": {"config": {"log_level": args.log_level}}}},
     )
     evaluation = Path(args.data_dir) / "releases" / key / "evaluation.json"
@@ -196,6 +209,9 @@ def release_build(args: argparse.Namespace) -> None:
         for entry in ("quantized_model", "trained_model"):
             verify(argparse.Namespace(directory=str(directory / entry), signature=str(directory / "signature.json"),
                                       public_key=str(directory / "signing_key.pub"), entry=entry))
+    if (directory / "hf_dataset" / "stats.json").is_file():
+        print()
+        print(publication_summary(directory))
     print(f"release {key}: run {result.run_id} {'succeeded' if result.success else 'FAILED'}")
     if not result.success:
         raise SystemExit(f"error: release {key} failed (a failed macro_f1_floor or parity check fails the "
@@ -212,6 +228,26 @@ def deployment_table(parity: dict) -> str:
     ], ("", "trained (torch fp32)", "quantized (int8 ONNX)")) + (
         f"\n\nparity: argmax agreement {summary['argmax_agreement']:.2%}, F1 drop "
         f"{summary['micro_f1_drop_points']:.2f} points, {summary['differing_spans']} differing spans")
+
+
+def publication_summary(directory: Path) -> str:
+    """Where the release's dataset, SFT files and model cards are, and how to use them."""
+    lines = []
+    dataset = json.loads((directory / "hf_dataset" / "stats.json").read_text(encoding="utf-8"))
+    lines.append(f"HF dataset {directory / 'hf_dataset'}: " + ", ".join(
+        f"{split} {n}" for split, n in dataset["splits"].items()) + " (datasets.load_dataset('parquet', ...) "
+        "or load_from_disk(.../arrow))")
+    if (directory / "sft" / "sft_stats.json").is_file():
+        sft = json.loads((directory / "sft" / "sft_stats.json").read_text(encoding="utf-8"))
+        lines.append(f"SFT JSONL {directory / 'sft'}: {sft['splits']['train']['examples']} train, "
+                     f"{sft['splits']['validation']['examples']} validation examples, positive ratio "
+                     f"{sft['positive_ratio']}; LLaMA-Factory: llamafactory-cli train --stage sft --do_train "
+                     f"--dataset pii_sft_train --eval_dataset pii_sft_validation --dataset_dir {directory / 'sft'} "
+                     "... (docs/sft.md)")
+    if (directory / "model_cards").is_dir():
+        lines.append(f"model cards {directory / 'model_cards'}/ (pushed with the models when "
+                     "PII_ASSETS_HF_*_REPO and HF_TOKEN are set)")
+    return "\n".join(lines)
 
 
 def predict(args: argparse.Namespace) -> None:
@@ -246,10 +282,11 @@ def keygen(args: argparse.Namespace) -> None:
 
 
 def verify(args: argparse.Namespace) -> None:
-    from pii_assets.signing import load_public_key, read_signature, verify as verify_directory
+    from pii_assets.signing import HUB_FILES, load_public_key, read_signature, verify as verify_directory
 
     document = read_signature(Path(args.signature))
-    result = verify_directory(Path(args.directory), document, load_public_key(Path(args.public_key)), args.entry)
+    result = verify_directory(Path(args.directory), document, load_public_key(Path(args.public_key)), args.entry,
+                              ignore=HUB_FILES if getattr(args, "hub", False) else ())
     if not result.ok:
         sys.stderr.write("".join(f"FAILED {args.directory}: {problem}\n" for problem in result.problems))
         raise SystemExit(1)
@@ -328,6 +365,9 @@ def build_parser() -> argparse.ArgumentParser:
     vf.add_argument("--signature", required=True)
     vf.add_argument("--public-key", required=True)
     vf.add_argument("--entry", help="which signed directory this is (default: its name, e.g. quantized_model)")
+    vf.add_argument("--hub", action="store_true",
+                    help="DIR is a download of a published Hub repo: ignore the model card, .gitattributes, the "
+                         "signature and key files and huggingface_hub's .cache/ (signed files must still match)")
     vf.set_defaults(func=verify)
     sub.add_parser("labelstudio-config", help="print the Label Studio labeling config").set_defaults(
         func=labelstudio_config)
@@ -342,6 +382,8 @@ def _training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--head-learning-rate", type=float, default=TrainConfig.head_learning_rate)
     p.add_argument("--macro-f1-floor", type=float, default=MACRO_F1_FLOOR)
     p.add_argument("--max-train-samples", type=int, default=0, help="0: all")
+    p.add_argument("--sft-min-per-category", type=int, default=MIN_PER_CATEGORY,
+                   help="sft_valid check: train examples every category needs (lower it for tiny releases)")
 
 
 def _spec_options(p: argparse.ArgumentParser) -> None:
@@ -354,6 +396,11 @@ def _spec_options(p: argparse.ArgumentParser) -> None:
                    help="override a label's sampling weight (0 disables it); repeatable")
     p.add_argument("--no-pii-ratio", type=float, default=defaults.no_pii_ratio)
     p.add_argument("--long-document-ratio", type=float, default=defaults.long_document_ratio)
+    p.add_argument("--source", help="provider hf: a local dataset (directory or file) or a Hub dataset repo id")
+    p.add_argument("--source-revision", help="provider hf, Hub source: the tag, branch or commit to import")
+    p.add_argument("--label-map", action="append", metavar="SOURCE=TARGET",
+                   help="provider hf: map a source label to a catalogue label, to 'ignore' (drop the span) or "
+                        "to 'reject' (reject the row); repeatable (docs/import.md has the default tables)")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -162,3 +162,47 @@ def default_llm() -> LLMResource:
     if os.environ.get("PII_ASSETS_LLM_MODEL"):
         kwargs["model"] = os.environ["PII_ASSETS_LLM_MODEL"]
     return LLMResource(**kwargs)
+
+
+HF_TOKEN_ENV = "HF_TOKEN"
+
+
+class HubResource(dg.ConfigurableResource):
+    """Where releases are published on the Hugging Face Hub (or a Hub-compatible endpoint).
+
+    Nothing is pushed unless a repo id and ``token`` are set; ``token`` is bound to $HF_TOKEN
+    through ``EnvVar`` and never written anywhere. Every push is one commit tagged with the release
+    key, so ``revision="r1"`` loads exactly what release r1 built."""
+
+    token: str | None = None
+    endpoint: str = "https://huggingface.co"
+    """API endpoint; ``HF_ENDPOINT``. Configuring a repo and a token is a deliberate choice to go online,
+    so pushes (and imports from a Hub repo id) use it even when $HF_HUB_OFFLINE is set."""
+    dataset_repo: str | None = None
+    model_repo: str | None = None
+    quantized_model_repo: str | None = None
+    private: bool = True
+
+    def unpublished_reason(self, repo: str | None, setting: str) -> str | None:
+        """Why an artifact is not pushed (None: it is)."""
+        if not repo:
+            return f"not pushed: no repo id configured (${setting})"
+        if not self.token:
+            return f"not pushed: no token configured (${HF_TOKEN_ENV})"
+        return None
+
+
+HUB_REPO_ENVS = {"dataset_repo": "PII_ASSETS_HF_DATASET_REPO", "model_repo": "PII_ASSETS_HF_MODEL_REPO",
+                 "quantized_model_repo": "PII_ASSETS_HF_QUANTIZED_MODEL_REPO"}
+
+
+def default_hub() -> HubResource:
+    """Repo ids from $PII_ASSETS_HF_*_REPO, the token from $HF_TOKEN (EnvVar), the endpoint from $HF_ENDPOINT."""
+    kwargs: dict = {field: os.environ[env] for field, env in HUB_REPO_ENVS.items() if os.environ.get(env)}
+    if os.environ.get(HF_TOKEN_ENV):
+        kwargs["token"] = dg.EnvVar(HF_TOKEN_ENV)
+    if os.environ.get("HF_ENDPOINT"):
+        kwargs["endpoint"] = os.environ["HF_ENDPOINT"]
+    if os.environ.get("PII_ASSETS_HF_PUBLIC", "").lower() in ("1", "true", "yes"):
+        kwargs["private"] = False
+    return HubResource(**kwargs)

@@ -15,6 +15,7 @@ SubjectPublicKeyInfo PEM.
 from __future__ import annotations
 
 import base64
+import fnmatch
 import hashlib
 import json
 import os
@@ -152,10 +153,18 @@ def read_signature(path: Path) -> dict:
     return document
 
 
-def verify(directory: Path, document: dict, public_key: Ed25519PublicKey, entry: str | None = None) -> Verification:
+HUB_FILES = ("README.md", ".gitattributes", "signature.json", "signing_key.pub", ".cache/huggingface/*")
+"""What a Hub repo of a published model holds besides the signed files: the model card, the Hub's
+own .gitattributes, the signature and public key, and huggingface_hub's download metadata."""
+
+
+def verify(directory: Path, document: dict, public_key: Ed25519PublicKey, entry: str | None = None,
+           ignore: tuple[str, ...] = ()) -> Verification:
     """Check the signature, then that ``directory`` holds exactly the files of its entry.
 
     ``entry`` defaults to the entry named like the directory, or the only entry there is.
+    Unsigned files matching an ``ignore`` pattern (e.g. ``HUB_FILES``) are not reported as added;
+    a signed file must match whatever its name.
     """
     payload = document["payload"]
     try:
@@ -173,7 +182,8 @@ def verify(directory: Path, document: dict, public_key: Ed25519PublicKey, entry:
     if entry not in entries:
         return Verification(entry, problems=[f"the signature has no directory {entry!r} (it has {sorted(entries)})"])
     expected = entries[entry]["files"]
-    actual = directory_digests(Path(directory))
+    actual = {name: digest for name, digest in directory_digests(Path(directory)).items()
+              if name in expected or not any(fnmatch.fnmatchcase(name, p) for p in ignore)}
     problems = [f"{name}: missing (signed, not in the directory)" for name in sorted(set(expected) - set(actual))]
     problems += [f"{name}: not signed (added to the directory)" for name in sorted(set(actual) - set(expected))]
     problems += [f"{name}: content changed (SHA-256 {actual[name][:12]}..., signed {expected[name][:12]}...)"

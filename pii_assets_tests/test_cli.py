@@ -64,11 +64,13 @@ def test_demo_builds_a_signed_verified_release(user_env, tmp_path, tiny_backbone
     assert "PII_ASSETS_SIGNING_KEY_FILE=" in out and (tmp_path / "keys" / "signing.pem.pub").is_file()
     assert "refusing to overwrite" in run(["keygen", "--out", str(key)], user_env, check=False).stderr
     env = {**user_env, "PII_ASSETS_BACKBONE": tiny_backbone, "PII_ASSETS_SIGNING_KEY_FILE": str(key)}
-    out = run(["demo", "--size", "60", "--epochs", "2", "--learning-rate", "3e-3", "--macro-f1-floor", "0"],
-              env).stdout
+    out = run(["demo", "--size", "60", "--epochs", "2", "--learning-rate", "3e-3", "--macro-f1-floor", "0",
+               "--sft-min-per-category", "5"], env).stdout
     assert "batch demo-a: run" in out and "batch demo-b: run" in out
     assert "| demo-a | 60 | 0 |" in out and "| demo-b | 60 | 0 |" in out
     assert "| IBAN |" in out and str(tmp_path / "data") in out
     assert "| macro_f1 |" in out and "| size (MiB) |" in out and "latency, batch 1" in out
     assert f"OK {tmp_path / 'data' / 'releases' / 'r1' / 'quantized_model'}" in out
     assert "release r1: run" in out and "succeeded" in out.split("release r1: run")[1]
+    assert "HF dataset" in out and "LLaMA-Factory: llamafactory-cli train" in out
+    assert (tmp_path / "data/releases/r1/sft/dataset_info.json").is_file()

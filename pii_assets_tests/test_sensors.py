@@ -9,7 +9,7 @@ from pii_assets.assets.labelstudio import annotated_samples, ls_tasks
 from pii_assets.batches import BatchSpec, declare_batch
 from pii_assets.labelstudio.client import LabelStudioClient
 from pii_assets.partitions import batches
-from pii_assets.resources import LLMResource, LabelStudioResource, StorageResource
+from pii_assets.resources import HubResource, LLMResource, LabelStudioResource, StorageResource
 from pii_assets.sensors import labelstudio_sensor
 from pii_assets.storage import LocalStorage
 
@@ -24,7 +24,7 @@ def test_sensor_requests_runs_for_changed_batches_once(tmp_path, labelstudio_ser
     storage = LocalStorage(tmp_path / "data")
     declare_batch(storage, BatchSpec("sx", size=30, seed=8, languages=("en",)))
     ls = LabelStudioResource(url=labelstudio_server["url"], api_key=labelstudio_server["token"], project_title="sensor-test")
-    resources = {"storage": StorageResource(root=str(storage.root)), "llm": LLMResource(), "labelstudio": ls}
+    resources = {"storage": StorageResource(root=str(storage.root)), "llm": LLMResource(), "hub": HubResource(), "labelstudio": ls}
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(batches.name, ["sx"])
         assert dg.materialize([raw_samples, reviewed_samples, ls_tasks, annotated_samples], partition_key="sx",

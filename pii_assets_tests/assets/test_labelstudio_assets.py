@@ -10,14 +10,14 @@ from pii_assets.batches import BatchSpec, declare_batch
 from pii_assets.catalogue import DEFAULT
 from pii_assets.labelstudio.client import LabelStudioClient
 from pii_assets.partitions import batches
-from pii_assets.resources import LLMResource, LabelStudioResource, StorageResource
+from pii_assets.resources import HubResource, LLMResource, LabelStudioResource, StorageResource
 from pii_assets.storage import LocalStorage
 
 
 def test_ls_tasks_offline_then_synced_idempotently(tmp_path, labelstudio_server):
     storage = LocalStorage(tmp_path / "data")
     declare_batch(storage, BatchSpec("ls1", size=80, seed=5, languages=("en", "fr")))
-    offline = {"storage": StorageResource(root=str(storage.root)), "llm": LLMResource(), "labelstudio": LabelStudioResource()}
+    offline = {"storage": StorageResource(root=str(storage.root)), "llm": LLMResource(), "hub": HubResource(), "labelstudio": LabelStudioResource()}
     server = {**offline, "labelstudio": LabelStudioResource(url=labelstudio_server["url"],
                                                             api_key=labelstudio_server["token"],
                                                             project_title="assets-test")}
@@ -53,7 +53,7 @@ def test_ls_tasks_offline_then_synced_idempotently(tmp_path, labelstudio_server)
 def test_annotated_samples_offline_pass_through_and_human_review(tmp_path, labelstudio_server):
     storage = LocalStorage(tmp_path / "data")
     declare_batch(storage, BatchSpec("ann", size=40, seed=6, languages=("de",)))
-    offline = {"storage": StorageResource(root=str(storage.root)), "llm": LLMResource(), "labelstudio": LabelStudioResource()}
+    offline = {"storage": StorageResource(root=str(storage.root)), "llm": LLMResource(), "hub": HubResource(), "labelstudio": LabelStudioResource()}
     server = {**offline, "labelstudio": LabelStudioResource(url=labelstudio_server["url"],
                                                             api_key=labelstudio_server["token"],
                                                             project_title="annotated-test")}

@@ -5,59 +5,8 @@ import shutil
 
 import dagster as dg
 import polars as pl
-import pytest
 
-from pii_assets.assets.batch import raw_samples, reviewed_samples
-from pii_assets.assets.deploy import model_signature, quantized_model
-from pii_assets.assets.labelstudio import annotated_samples, ls_tasks
-from pii_assets.assets.release import model_evaluation, release_manifest, trained_model
-from pii_assets.assets.training import training_tokens
-from pii_assets.batches import BatchSpec, declare_batch
-from pii_assets.partitions import batches, releases
-from pii_assets.resources import BackboneResource, LLMResource, LabelStudioResource, SigningResource, StorageResource
 from pii_assets.signing import generate_key
-from pii_assets.storage import LocalStorage
-
-BATCH_ASSETS = [raw_samples, reviewed_samples, ls_tasks, annotated_samples, training_tokens]
-RELEASE_ASSETS = [release_manifest, trained_model]
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory, tiny_backbone):
-    root = tmp_path_factory.mktemp("release")
-    storage = LocalStorage(root / "data")
-    resources = {"storage": StorageResource(root=str(storage.root)), "llm": LLMResource(), "labelstudio": LabelStudioResource(),
-                 "backbone": BackboneResource(backbone=tiny_backbone, max_length=96, stride=16)}
-    with dg.instance_for_test() as instance:
-        for key, seed in (("b1", 1), ("b2", 2), ("dup", 3)):
-            declare_batch(storage, BatchSpec(key, size=120, seed=seed, languages=("en", "de")))
-            instance.add_dynamic_partitions(batches.name, [key])
-        for key in ("b1", "b2"):
-            assert dg.materialize(BATCH_ASSETS, partition_key=key, instance=instance, resources=resources).success
-        # "dup" re-delivers b1's samples: its blocking rejected_ratio check fails, so no release may use it
-        assert dg.materialize([raw_samples], partition_key="dup", instance=instance, resources=resources).success
-        shutil.copy(storage.batch_file("b1", "raw_samples.jsonl"), storage.batch_file("dup", "raw_samples.jsonl"))
-        assert not dg.materialize([reviewed_samples], partition_key="dup", instance=instance, resources=resources,
-                                  raise_on_error=False).success
-        assert dg.materialize([ls_tasks, annotated_samples, training_tokens], partition_key="dup", instance=instance,
-                              resources=resources).success
-        instance.add_dynamic_partitions(releases.name, ["r1", "strict"])
-        train_cfg = {"epochs": 2, "batch_size": 16, "learning_rate": 3e-3, "macro_f1_floor": 0.0}
-        result = dg.materialize(RELEASE_ASSETS, partition_key="r1", instance=instance, resources=resources,
-                                run_config={"ops": {"trained_model": {"config": train_cfg}}})
-        strict = dg.materialize(RELEASE_ASSETS, partition_key="strict", instance=instance, resources=resources,
-                                raise_on_error=False,
-                                run_config={"ops": {"trained_model": {"config": {**train_cfg, "epochs": 1,
-                                                                                 "macro_f1_floor": 0.99}}}})
-        evaluation = dg.materialize([model_evaluation], partition_key="r1", instance=instance, resources=resources)
-        assert evaluation.success
-        key_file = root / "keys" / "signing.pem"
-        generate_key(key_file)
-        no_key = dg.materialize([quantized_model, model_signature], partition_key="r1", instance=instance,
-                                resources={**resources, "signing": SigningResource()}, raise_on_error=False)
-        deploy = dg.materialize([quantized_model, model_signature], partition_key="r1", instance=instance,
-                                resources={**resources, "signing": SigningResource(key_file=str(key_file))})
-        yield storage, result, strict, instance, deploy, no_key
 
 
 def test_manifest_lists_eligible_batches_with_hashes_and_group_disjoint_splits(built):

@@ -10,7 +10,7 @@ from pii_assets.assets.labelstudio import annotated_samples, ls_tasks
 from pii_assets.assets.training import training_tokens
 from pii_assets.batches import BatchSpec, declare_batch
 from pii_assets.partitions import batches
-from pii_assets.resources import BackboneResource, LLMResource, LabelStudioResource, StorageResource
+from pii_assets.resources import BackboneResource, HubResource, LLMResource, LabelStudioResource, StorageResource
 from pii_assets.storage import LocalStorage
 
 SAMPLES = [raw_samples, reviewed_samples, ls_tasks, annotated_samples]
@@ -19,7 +19,7 @@ SAMPLES = [raw_samples, reviewed_samples, ls_tasks, annotated_samples]
 def test_training_tokens_materialize_after_review(tmp_path, tiny_backbone):
     storage = LocalStorage(tmp_path / "data")
     declare_batch(storage, BatchSpec("t1", size=150, seed=4, languages=("en", "es")))
-    resources = {"storage": StorageResource(root=str(storage.root)), "llm": LLMResource(), "labelstudio": LabelStudioResource(),
+    resources = {"storage": StorageResource(root=str(storage.root)), "llm": LLMResource(), "hub": HubResource(), "labelstudio": LabelStudioResource(),
                  "backbone": BackboneResource(backbone=tiny_backbone, max_length=64, stride=16)}
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(batches.name, ["t1"])
@@ -39,7 +39,7 @@ def test_training_tokens_materialize_after_review(tmp_path, tiny_backbone):
 def test_missing_backbone_fails_clearly(tmp_path):
     storage = LocalStorage(tmp_path / "data")
     declare_batch(storage, BatchSpec("t2", size=20, languages=("en",)))
-    resources = {"storage": StorageResource(root=str(storage.root)), "llm": LLMResource(), "labelstudio": LabelStudioResource(),
+    resources = {"storage": StorageResource(root=str(storage.root)), "llm": LLMResource(), "hub": HubResource(), "labelstudio": LabelStudioResource(),
                  "backbone": BackboneResource(backbone=str(tmp_path / "no-such-model"))}
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(batches.name, ["t2"])
@@ -66,7 +66,7 @@ def test_corrupted_samples_file_fails_naming_the_line_and_writes_nothing(tmp_pat
 
     storage = LocalStorage(tmp_path / "data")
     declare_batch(storage, BatchSpec("t3", size=30, seed=1, languages=("en",)))
-    resources = {"storage": StorageResource(root=str(storage.root)), "llm": LLMResource(), "labelstudio": LabelStudioResource(),
+    resources = {"storage": StorageResource(root=str(storage.root)), "llm": LLMResource(), "hub": HubResource(), "labelstudio": LabelStudioResource(),
                  "backbone": BackboneResource(backbone=tiny_backbone, max_length=64, stride=16)}
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(batches.name, ["t3"])

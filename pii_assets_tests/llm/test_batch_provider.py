@@ -73,13 +73,13 @@ CHILD = """
 import sys
 import dagster as dg
 from pii_assets.assets.batch import raw_samples
-from pii_assets.resources import LLMResource, StorageResource
+from pii_assets.resources import HubResource, LLMResource, StorageResource
 url, root, poll = sys.argv[1], sys.argv[2], float(sys.argv[3])
 with dg.instance_for_test() as instance:  # a fresh instance each time: only the files persist
     instance.add_dynamic_partitions("batches", ["bp-kill"])
     result = dg.materialize([raw_samples], partition_key="bp-kill", instance=instance, resources={
         "storage": StorageResource(root=root),
-        "llm": LLMResource(base_url=url, api_key=dg.EnvVar("OPENAI_API_KEY"), model="m", batch_poll_seconds=poll)})
+        "hub": HubResource(), "llm": LLMResource(base_url=url, api_key=dg.EnvVar("OPENAI_API_KEY"), model="m", batch_poll_seconds=poll)})
     md = result.asset_materializations_for_node("raw_samples")[0].metadata
     print("RESULT", md["raw_samples"].value, md["provider_rejects"].value, flush=True)
 """

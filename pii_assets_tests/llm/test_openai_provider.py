@@ -83,7 +83,7 @@ def test_guided_json_form_and_a_missing_key():
 def test_the_api_key_never_reaches_events_run_config_or_files(tmp_path, monkeypatch, provider):
     from pii_assets.assets.batch import raw_samples, reviewed_samples
     from pii_assets.partitions import batches
-    from pii_assets.resources import LLMResource, StorageResource
+    from pii_assets.resources import HubResource, LLMResource, StorageResource
     from pii_assets.storage import LocalStorage
 
     storage = LocalStorage(tmp_path / "data")
@@ -92,7 +92,7 @@ def test_the_api_key_never_reaches_events_run_config_or_files(tmp_path, monkeypa
     with serve(faults=Faults(malformed_json=0.1), seed=2) as server, dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(batches.name, ["llm-asset"])
         resources = {"storage": StorageResource(root=str(storage.root)),
-                     "llm": LLMResource(base_url=server.base_url, api_key=dg.EnvVar("OPENAI_API_KEY"), model="m",
+                     "hub": HubResource(), "llm": LLMResource(base_url=server.base_url, api_key=dg.EnvVar("OPENAI_API_KEY"), model="m",
                                         batch_poll_seconds=0.01)}
         result = dg.materialize([raw_samples, reviewed_samples], partition_key="llm-asset", instance=instance,
                                 resources=resources)
