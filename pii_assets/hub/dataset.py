@@ -61,14 +61,17 @@ def row(sample: Mapping[str, Any]) -> dict[str, Any]:
 
 def build(splits: Mapping[str, Iterable[Mapping[str, Any]]]):
     """``{split: samples}`` -> ``DatasetDict`` (rows ordered by id, so the bytes are reproducible)."""
-    from datasets import Dataset, DatasetDict
+    import pyarrow as pa
+    from datasets import Dataset, DatasetDict, DatasetInfo
+    from datasets.table import InMemoryTable
 
     feats = features()
     out = {}
     for split, samples in splits.items():
         rows = sorted((row(s) for s in samples), key=lambda r: r["id"])
-        out[split] = Dataset.from_list(rows, features=feats) if rows else Dataset.from_dict(
-            {k: [] for k in feats}, features=feats)
+        # pyarrow directly: Dataset.from_list is ~4x slower on these nested columns
+        table = pa.Table.from_pylist(rows, schema=feats.arrow_schema)
+        out[split] = Dataset(InMemoryTable(table), info=DatasetInfo(features=feats))
     return DatasetDict(out)
 
 

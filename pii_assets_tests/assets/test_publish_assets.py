@@ -10,9 +10,13 @@ import dagster as dg
 import polars as pl
 import pytest
 
+from pii_assets.assets.batch import raw_samples
 from pii_assets.assets.publish import hf_dataset, model_cards, sft_jsonl
+from pii_assets.batches import BatchSpec, declare_batch
 from pii_assets.hub.client import download
+from pii_assets.partitions import batches
 from pii_assets.resources import HubResource
+from pii_assets.storage import read_jsonl
 from pii_assets_tests.hubserver import serve
 
 TOKEN = "hf_publish_test_t0ken"
@@ -117,6 +121,13 @@ def test_pushes_to_the_hub_private_tagged_and_verifiable(built, offline, tmp_pat
         # what a user does: download the quantized model at the release's tag and verify its signature
         local = download("acme/pii-onnx", repo_type="model", token=TOKEN, endpoint=server.endpoint, revision="r1",
                          local_dir=tmp_path / "pii-onnx")
+        # and the other way round: the published dataset imported as a new batch (provider hf) by repo id
+        declare_batch(storage, BatchSpec("from-hub", provider="hf", source="acme/pii-data", source_revision="r1",
+                                         size=10_000, languages=("en", "de")))
+        instance.add_dynamic_partitions(batches.name, ["from-hub"])
+        imported = dg.materialize([raw_samples], partition_key="from-hub", instance=instance,
+                                  resources={**resources, "hub": hub})
+        assert imported.success
     verify = [CLI, "verify", str(local), "--signature", str(local / "signature.json"), "--public-key",
               str(local / "signing_key.pub"), "--entry", "quantized_model"]
     ok = subprocess.run(verify + ["--hub"], capture_output=True, text=True, timeout=120)
@@ -126,6 +137,8 @@ def test_pushes_to_the_hub_private_tagged_and_verifiable(built, offline, tmp_pat
     (local / "label_mappings.json").write_text("{}")
     tampered = subprocess.run(verify + ["--hub"], capture_output=True, text=True, timeout=120)
     assert tampered.returncode == 1 and "label_mappings.json: content changed" in tampered.stderr
+    ids = {sample["id"] for _, sample in read_jsonl(storage.batch_file("from-hub", "raw_samples.jsonl"))}
+    assert ids == set(pl.read_parquet(storage.root / "releases/r1/splits.parquet")["sample_id"])
     md = result.asset_materializations_for_node("hf_dataset")[0].metadata
     assert md["hub"].value == "pushed to acme/pii-data (private=True)"
     assert TOKEN not in json.dumps({k: str(v.value) for k, v in md.items()})
@@ -141,3 +154,11 @@ def test_a_rejected_token_fails_the_push_without_showing_it(built, offline, hf_h
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     message = str(failure.event_specific_data.user_failure_data) + failure.event_specific_data.error.message
     assert "acme/pii-data" in message and "hf_wrong_t0ken" not in message
+
+
+def test_nothing_is_pushed_without_a_repo_and_a_token():
+    assert HubResource().unpublished_reason(None, "PII_ASSETS_HF_DATASET_REPO") == (
+        "not pushed: no repo id configured ($PII_ASSETS_HF_DATASET_REPO)")
+    assert HubResource().unpublished_reason("acme/x", "PII_ASSETS_HF_DATASET_REPO") == (
+        "not pushed: no token configured ($HF_TOKEN)")
+    assert HubResource(token="t").unpublished_reason("acme/x", "PII_ASSETS_HF_DATASET_REPO") is None
