@@ -11,7 +11,10 @@ batch_job = dg.define_asset_job(
 release_job = dg.define_asset_job(
     "release_job",
     selection=dg.AssetSelection.groups("release"),
-    description="Build one release (select the release key): manifest, trained model, evaluation.",
+    description="Build one release (select the release key): manifest, trained model, evaluation, "
+                "quantized model, signature, HF dataset, SFT JSONL, model cards.",
+    # the production profile's queue runs one training run at a time (deploy/dagster.production.yaml)
+    tags={"pii_assets/training": "true"},
 )
 
 annotation_job = dg.define_asset_job(

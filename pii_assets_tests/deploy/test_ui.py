@@ -1,0 +1,210 @@
+"""The Dagster UI in a real browser: `dagster dev` (as `make ui` runs it) on a fresh DAGSTER_HOME
+with the local profile and one materialized batch, opened in headless Chromium through Playwright.
+Everything expected is derived from ``pii_assets.definitions.defs``: every asset in the catalog and
+in its group's lineage graph, every asset check on its asset's Checks tab, every sensor on the
+Automation page, and the batch on a batch asset's Partitions tab. Screenshots: test-output/ui/."""
+
+import json
+import os
+import shutil
+import time
+import urllib.request
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import yaml
+
+from pii_assets.batches import BatchSpec, declare_batch
+from pii_assets.definitions import defs
+from pii_assets.partitions import batches
+from pii_assets.resources import LabelStudioResource, LLMResource, StorageResource
+from pii_assets.storage import LocalStorage
+from pii_assets_tests.deploy.conftest import (
+    REPO, VENV_BIN, free_port, server_env, start_process, stop_process, wait_for,
+)
+
+CHROMIUM = Path(os.environ.get("PII_ASSETS_CHROMIUM", "/usr/bin/chromium"))  # Debian's; never `playwright install`
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SCREENSHOTS = REPO / "test-output" / "ui"
+BATCH = "ui-b1"
+TIMEOUT_MS = 30_000
+
+pytestmark = pytest.mark.timeout(240)
+
+GRAPH = defs.resolve_asset_graph()
+ASSETS = sorted(GRAPH.get_all_asset_keys(), key=lambda k: k.to_user_string())
+CHECKS = sorted(GRAPH.asset_check_keys, key=lambda k: (k.asset_key.to_user_string(), k.name))
+SENSORS = sorted(s.name for s in defs.sensors)
+BATCH_ASSETS = [k for k in GRAPH.toposorted_asset_keys if GRAPH.get(k).partitions_def == batches]
+LOCATION = yaml.safe_load((REPO / "workspace.yaml").read_text())["load_from"][0]["python_module"]["location_name"]
+
+
+def asset_path(key: dg.AssetKey) -> str:
+    return "/".join(key.path)
+
+
+def _graphql(url, query):
+    request = urllib.request.Request(f"{url}/graphql", data=json.dumps({"query": query}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return json.loads(response.read())["data"]
+
+
+def _location_loaded(url):
+    try:
+        data = _graphql(url, "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus "
+                             "locationOrLoadError { __typename } } } } }")
+    except Exception:  # not listening yet
+        return False
+    entries = {e["name"]: e for e in data["workspaceOrError"]["locationEntries"]}
+    entry = entries.get(LOCATION)
+    if entry and entry["loadStatus"] == "LOADED":
+        assert entry["locationOrLoadError"]["__typename"] == "RepositoryLocation", entry
+        return True
+    return False
+
+
+@pytest.fixture(scope="module")
+def ui(tmp_path_factory):
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} not found: install Debian's `chromium` (`make system-deps`)")
+    pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[dev]')")
+    root = tmp_path_factory.mktemp("ui")
+    home, data = root / "dagster_home", root / "data"
+    home.mkdir()
+    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")  # the local profile, as `make install` does
+    # one small batch on the instance first (as `pii-assets batch materialize` would): the partition
+    # exists and the batch assets are materialized. Not while the server starts: two processes
+    # creating the SQLite storage of a fresh DAGSTER_HOME at once can leave it with two alembic heads.
+    storage = LocalStorage(data)
+    declare_batch(storage, BatchSpec(BATCH, size=40, seed=5, languages=("en", "de")))
+    started = time.monotonic()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DAGSTER_HOME", str(home))
+        with dg.DagsterInstance.get() as instance:
+            instance.add_dynamic_partitions(batches.name, [BATCH])
+            result = defs.resolve_job_def("batch_job").execute_in_process(
+                partition_key=BATCH, instance=instance,
+                resources={"storage": StorageResource(root=str(storage.root)), "llm": LLMResource(),
+                           "labelstudio": LabelStudioResource()},
+                run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}})
+            assert result.success
+    print(f"batch {BATCH} materialized in {time.monotonic() - started:.1f} s")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = root / "dagster-dev.log"
+    started = time.monotonic()
+    server = start_process([VENV_BIN / "dagster", "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", port],
+                           server_env(DAGSTER_HOME=str(home), PII_ASSETS_DATA_DIR=str(data)), log)
+    try:
+        wait_for(lambda: _location_loaded(url), 120, f"dagster dev serving location {LOCATION!r}", server, log)
+        print(f"dagster dev serving {LOCATION!r} after {time.monotonic() - started:.1f} s")
+        yield url
+    finally:
+        stop_process(server)
+
+
+@pytest.fixture(scope="module")
+def page(ui):
+    from playwright.sync_api import sync_playwright
+
+    shutil.rmtree(SCREENSHOTS, ignore_errors=True)
+    SCREENSHOTS.mkdir(parents=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1600, "height": 1200})
+            page.set_default_timeout(TIMEOUT_MS)
+            browse = Browse(page, ui)
+            browse.skip_onboarding()
+            yield browse
+        finally:
+            browser.close()
+
+
+class Browse:
+    def __init__(self, page, url):
+        self.page, self.url = page, url
+
+    def skip_onboarding(self):
+        """A fresh instance opened on 127.0.0.1 shows "Join the Dagster community" a second after
+        its first page has loaded, until it is skipped (remembered in the browser and the instance)."""
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+        self.open("/overview")
+        skip = self.page.get_by_role("button", name="Skip", exact=True)
+        try:
+            skip.wait_for(state="visible", timeout=15_000)
+        except PlaywrightTimeout:  # a Dagster without that dialog: nothing in the way
+            return False
+        skip.click()
+        skip.wait_for(state="hidden")
+        return True
+
+    def open(self, path):
+        self.page.goto(self.url + path, wait_until="domcontentloaded")
+        return self.page
+
+    def visible(self, locator, what):
+        try:
+            locator.first.wait_for(state="visible")
+        except Exception as exc:
+            self.shot("failure-" + "".join(c if c.isalnum() else "-" for c in what)[:60])
+            raise AssertionError(f"{what}: not shown within {TIMEOUT_MS / 1000:.0f} s on {self.page.url}") from exc
+
+    def shot(self, name):
+        time.sleep(0.5)  # let the last layout pass and fonts settle
+        path = SCREENSHOTS / f"{name}.png"
+        self.page.screenshot(path=str(path), full_page=True)
+        return path
+
+
+def test_catalog_lists_every_asset(page):
+    p = page.open("/assets")
+    for key in ASSETS:
+        page.visible(p.locator(f'a[href="/assets/{asset_path(key)}"]'), f"asset {key.to_user_string()} in the catalog")
+    page.shot("catalog")
+
+
+def test_lineage_graph_of_every_group_shows_its_assets(page):
+    groups = sorted({GRAPH.get(k).group_name for k in ASSETS})
+    assert "batch" in groups
+    for group in groups:
+        p = page.open(f"/locations/{LOCATION}/asset-groups/{group}/lineage")
+        for key in (k for k in ASSETS if GRAPH.get(k).group_name == group):
+            page.visible(p.get_by_text(key.path[-1], exact=True), f"asset {key.to_user_string()} in the {group} graph")
+        page.shot(f"lineage-{group}")
+
+
+def test_every_asset_check_is_listed_on_its_asset(page):
+    assert CHECKS, "the definitions have asset checks"
+    for asset in sorted({c.asset_key for c in CHECKS}, key=lambda k: k.to_user_string()):
+        names = [c.name for c in CHECKS if c.asset_key == asset]
+        p = page.open(f"/assets/{asset_path(asset)}?view=checks")
+        page.visible(p.get_by_text(f"Checks ({len(names)})", exact=True), f"{len(names)} checks on {asset}")
+        for name in names:
+            page.visible(p.get_by_text(name, exact=True), f"check {name} of {asset.to_user_string()}")
+        page.shot(f"checks-{asset_path(asset).replace('/', '-')}")
+
+
+def test_every_sensor_is_listed(page):
+    assert SENSORS
+    p = page.open("/automation")
+    for name in SENSORS:
+        page.visible(p.locator(f'a[href$="/sensors/{name}"]').get_by_text(name, exact=True),
+                     f"sensor {name} on the automation page")
+    page.shot("automation")
+
+
+def test_batch_partition_shows_on_the_partitions_tab(page):
+    assert BATCH_ASSETS
+    key = BATCH_ASSETS[0]
+    p = page.open(f"/assets/{asset_path(key)}?view=partitions")
+    page.visible(p.get_by_text("Materialized (1)", exact=True), f"one materialized partition of {key}")
+    page.visible(p.get_by_text(BATCH, exact=True), f"partition {BATCH} of {key.to_user_string()}")
+    p.get_by_text(BATCH, exact=True).first.click()  # its latest materialization: the batch run
+    page.visible(p.get_by_role("link", name="batch_job", exact=True), f"the batch_job run of {BATCH}")
+    page.visible(p.get_by_text("dagster/row_count", exact=True), f"the row count of {BATCH}")
+    page.shot(f"partitions-{asset_path(key).replace('/', '-')}")
