@@ -120,9 +120,11 @@ class BatchSpec:
 
 
 def declare_batch(storage: LocalStorage, spec: BatchSpec) -> bool:
-    """Store the spec of a new batch. Returns True if it was new, False if already declared."""
+    """Store the spec of a new batch (and publish it where the store mirrors to, so every machine
+    sees the same declaration). Returns True if it was new, False if already declared."""
     spec.validate()
     path = storage.batch_file(spec.key, "spec.json")
+    storage.fetch(path)
     if path.is_file():
         existing = load_spec(storage, spec.key)
         if existing != spec:
@@ -131,12 +133,14 @@ def declare_batch(storage: LocalStorage, spec: BatchSpec) -> bool:
                 "declare a new batch key instead")
         return False
     write_json(path, spec.to_json())
+    storage.publish(path)
     return True
 
 
 def load_spec(storage: LocalStorage, key: str) -> BatchSpec:
     validate_batch_key(key)
     path = storage.batch_file(key, "spec.json")
+    storage.fetch(path)
     if not path.is_file():
         raise BatchSpecError(f"batch {key!r} is not declared (no {path})")
     try:

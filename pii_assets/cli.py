@@ -21,13 +21,20 @@ from pii_assets.signing import SigningError
 from pii_assets.sft.check import MIN_PER_CATEGORY
 from pii_assets.storage import LocalStorage, atomic_writer, read_jsonl
 from pii_assets.training.config import MACRO_F1_FLOOR, TrainConfig
-from pii_assets.training.release import ReleaseError, validate_release_key
+from pii_assets.training.release import SPLITS, ReleaseError, validate_release_key
 
 DEMO_BATCHES = ("demo-a", "demo-b")
 
 
 def _storage(args: argparse.Namespace) -> LocalStorage:
-    return LocalStorage(args.data_dir)
+    """The artifact store the assets use: local, or mirrored to S3 when $PII_ASSETS_S3_BUCKET is set."""
+    import dagster as dg
+
+    resource = _storage_resource(args)
+    if not resource.s3_bucket:
+        return resource.store()
+    with dg.build_resources({"storage": resource}) as built:  # resolves the EnvVar-bound settings
+        return built.storage.store()
 
 
 def _instance():
@@ -102,9 +109,9 @@ def materialize(args: argparse.Namespace) -> None:
 
 
 def _storage_resource(args: argparse.Namespace):
-    from pii_assets.resources import StorageResource
+    from pii_assets.resources import default_storage
 
-    return StorageResource(root=str(Path(args.data_dir).resolve()))
+    return default_storage(root=str(Path(args.data_dir).resolve()))
 
 
 def summary(args: argparse.Namespace) -> None:
@@ -116,6 +123,7 @@ def summary(args: argparse.Namespace) -> None:
     for key in keys:
         reviewed = storage.batch_file(key, "reviewed_samples.jsonl")
         rejected = storage.batch_file(key, "rejected_samples.jsonl")
+        storage.fetch(reviewed, rejected)
         if not reviewed.is_file():
             rows.append((key, "-", "-", "-", "not materialized"))
             continue
@@ -139,7 +147,9 @@ def llm_batches(args: argparse.Namespace) -> None:
     from pii_assets.llm.batch_provider import cancel, status
     from pii_assets.resources import default_llm
 
-    state = _storage(args).batch_file(args.key, "llm_batch_state.json")
+    storage = _storage(args)
+    state = storage.batch_file(args.key, "llm_batch_state.json")
+    storage.fetch(state)
     if not state.is_file():
         raise SystemExit(f"error: batch {args.key} has no remote batches ({state} does not exist)")
     llm = default_llm()
@@ -235,7 +245,7 @@ def publication_summary(directory: Path) -> str:
     lines = []
     dataset = json.loads((directory / "hf_dataset" / "stats.json").read_text(encoding="utf-8"))
     lines.append(f"HF dataset {directory / 'hf_dataset'}: " + ", ".join(
-        f"{split} {n}" for split, n in dataset["splits"].items()) + " (datasets.load_dataset('parquet', ...) "
+        f"{split} {dataset['splits'][split]}" for split in SPLITS) + " (datasets.load_dataset('parquet', ...) "
         "or load_from_disk(.../arrow))")
     if (directory / "sft" / "sft_stats.json").is_file():
         sft = json.loads((directory / "sft" / "sft_stats.json").read_text(encoding="utf-8"))

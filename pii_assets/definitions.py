@@ -3,6 +3,7 @@
 import dagster as dg
 
 from pii_assets.assets import batch, deploy, labelstudio, publish, release, training
+from pii_assets.automation import batch_automation_sensor, nightly_release
 from pii_assets.jobs import annotation_job, batch_job, release_job
 from pii_assets.sensors import labelstudio_sensor
 from pii_assets.resources import (
@@ -16,7 +17,8 @@ defs = dg.Definitions(
             deploy.quantized_model, deploy.model_signature, publish.hf_dataset, publish.sft_jsonl,
             publish.model_cards],
     jobs=[batch_job, release_job, annotation_job],
-    sensors=[labelstudio_sensor],
+    sensors=[labelstudio_sensor, batch_automation_sensor],
+    schedules=[nightly_release],
     resources={"storage": default_storage(), "backbone": default_backbone(), "signing": default_signing(),
                "labelstudio": default_labelstudio(), "llm": default_llm(), "hub": default_hub()},
 )

@@ -1,4 +1,4 @@
-"""Dagster resources. Domain code gets plain objects from them (``LocalStorage``)."""
+"""Dagster resources. Domain code gets plain objects from them (``LocalStorage`` / ``S3Storage``)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import dagster as dg
+from dagster_aws.s3 import S3Resource
 
 from pii_assets.storage import LocalStorage
 from pii_assets.training.backbone import configured_backbone
@@ -14,16 +15,47 @@ DEFAULT_DATA_DIR = "data"
 
 
 class StorageResource(dg.ConfigurableResource):
-    """Where artifacts live. ``root`` defaults to $PII_ASSETS_DATA_DIR or ./data."""
+    """Where artifacts live: ``root`` (default $PII_ASSETS_DATA_DIR or ./data) is the working copy
+    the assets read and write. With ``s3_bucket`` set, that tree is also mirrored to
+    ``s3://<s3_bucket>/<s3_prefix>/`` (same relative keys, byte for byte): assets fetch their inputs
+    from it and publish their outputs to it, so runs on other machines share the artifacts. The
+    client (endpoint, region, credentials) comes from dagster-aws ``S3Resource`` in ``s3``."""
 
     root: str = DEFAULT_DATA_DIR
+    s3_bucket: str | None = None
+    s3_prefix: str = ""
+    s3: S3Resource | None = None
+    """Endpoint, region and credentials (bind them through ``EnvVar``); None: boto3's defaults."""
 
     def store(self) -> LocalStorage:
-        return LocalStorage(self.root)
+        if not self.s3_bucket:
+            return LocalStorage(self.root)
+        from pii_assets.storage_s3 import S3Storage
+
+        return S3Storage(self.root, (self.s3 or S3Resource()).get_client(), self.s3_bucket, self.s3_prefix)
 
 
-def default_storage() -> StorageResource:
-    return StorageResource(root=os.environ.get("PII_ASSETS_DATA_DIR", DEFAULT_DATA_DIR))
+S3_BUCKET_ENV = "PII_ASSETS_S3_BUCKET"
+S3_PREFIX_ENV = "PII_ASSETS_S3_PREFIX"
+S3_ENDPOINT_ENVS = ("PII_ASSETS_S3_ENDPOINT_URL", "AWS_ENDPOINT_URL")
+S3_SECRET_ENVS = {"aws_access_key_id": "AWS_ACCESS_KEY_ID", "aws_secret_access_key": "AWS_SECRET_ACCESS_KEY",
+                  "aws_session_token": "AWS_SESSION_TOKEN"}
+
+
+def default_storage(root: str | None = None) -> StorageResource:
+    """Local only unless $PII_ASSETS_S3_BUCKET is set; then prefix $PII_ASSETS_S3_PREFIX, endpoint
+    $PII_ASSETS_S3_ENDPOINT_URL or $AWS_ENDPOINT_URL, and whichever of $AWS_ACCESS_KEY_ID,
+    $AWS_SECRET_ACCESS_KEY, $AWS_SESSION_TOKEN are set, all bound through ``EnvVar`` (read at run
+    time, never shown); without keys boto3 finds credentials itself (profile, instance role)."""
+    root = root or os.environ.get("PII_ASSETS_DATA_DIR", DEFAULT_DATA_DIR)
+    if not os.environ.get(S3_BUCKET_ENV):
+        return StorageResource(root=root)
+    client: dict = {field: dg.EnvVar(env) for field, env in S3_SECRET_ENVS.items() if os.environ.get(env)}
+    endpoint = next((env for env in S3_ENDPOINT_ENVS if os.environ.get(env)), None)
+    if endpoint:
+        client["endpoint_url"] = dg.EnvVar(endpoint)
+    return StorageResource(root=root, s3_bucket=dg.EnvVar(S3_BUCKET_ENV),
+                           s3_prefix=os.environ.get(S3_PREFIX_ENV, ""), s3=S3Resource(**client))
 
 
 class BackboneResource(dg.ConfigurableResource):

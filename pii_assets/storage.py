@@ -11,6 +11,10 @@ The layout under the storage root (``data/`` by default) is documented in docs/d
 
 Every write goes to a temporary file in the target directory and is renamed into place only when
 complete, so a failed or killed run never leaves a partial file behind.
+
+The local tree is always the working copy the domain code reads and writes. An artifact store may
+mirror it to a remote (``storage_s3.S3Storage``): callers ``fetch`` the files or directories they
+are about to read and ``publish`` the ones they wrote, both no-ops here.
 """
 
 from __future__ import annotations
@@ -114,11 +118,44 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
         fh.write("\n")
 
 
+def is_temporary(name: str) -> bool:
+    """A leftover of ``atomic_writer`` / ``atomic_directory`` (never an artifact)."""
+    return name.startswith(".") and name.endswith((".tmp", ".old"))
+
+
 class LocalStorage:
     """Artifacts in a local directory tree (the default store)."""
 
+    remote: str | None = None
+    """Where the working copy is mirrored (``s3://bucket/prefix``); None: local only."""
+
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root).resolve()
+
+    def relative(self, path: str | os.PathLike) -> str:
+        """``path`` (absolute, or relative to the root) as a POSIX path relative to the root."""
+        full = Path(os.path.abspath(self.root / path))
+        try:
+            rel = full.relative_to(self.root)
+        except ValueError:
+            raise ValueError(f"{path} is outside the artifact store {self.root}") from None
+        if not rel.parts:
+            raise ValueError(f"{path} is the artifact store's root, not an artifact in it")
+        return rel.as_posix()
+
+    def fetch(self, *paths: str | os.PathLike) -> list[str]:
+        """Bring the working copy of ``paths`` (files or directories) up to date with the remote
+        before they are read; returns what was downloaded. Local only: nothing to do."""
+        for path in paths:
+            self.relative(path)
+        return []
+
+    def publish(self, *paths: str | os.PathLike) -> list[str]:
+        """Mirror ``paths`` (files or whole directories, just written) to the remote; returns what
+        was uploaded. Local only: nothing to do."""
+        for path in paths:
+            self.relative(path)
+        return []
 
     def batch_dir(self, batch: str) -> Path:
         return self.root / "batches" / batch

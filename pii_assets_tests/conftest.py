@@ -1,8 +1,16 @@
-"""Shared fixtures: a tiny locally-built backbone (WordPiece tokenizer + 2-layer BERT) and a real
+"""Shared fixtures: a tiny locally-built backbone (WordPiece tokenizer + 2-layer BERT), a real
 Label Studio server (own virtualenv .venv-labelstudio, made by `make labelstudio-venv`; a fresh data
-dir, a free loopback port, a legacy API token), started once per session when a test asks for it."""
+dir, a free loopback port, a legacy API token) and a real S3 endpoint (moto_server, from the dev
+extra's moto[server]), each started once per session when a test asks for it."""
 
 import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
 from pathlib import Path
 
 import pytest
@@ -70,3 +78,51 @@ def labelstudio_server(tmp_path_factory):
         pytest.fail(f"no Label Studio in {venv}: run `make labelstudio-venv` (make test does)")
     with local_server(venv, tmp_path_factory.mktemp("labelstudio")) as server:
         yield {"url": server.url, "token": server.token, "email": server.email}
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(tmp_path_factory):
+    """The URL of a moto_server on a free loopback port (an S3 endpoint boto3 talks HTTP to)."""
+    executable = Path(sys.executable).with_name("moto_server")
+    if not executable.exists():
+        pytest.skip(f"S3 tests need moto_server ({executable} missing): pip install 'moto[server]' (the dev extra)")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    log = tmp_path_factory.mktemp("moto") / "moto_server.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen([str(executable), "-H", "127.0.0.1", "-p", str(port)], stdout=out,
+                                   stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(url, timeout=1).close()
+                break
+            except (urllib.error.URLError, OSError):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.skip(f"moto_server did not start on {url}: {log.read_text(errors='replace')[-500:]}")
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+S3_TEST_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint):
+    """A fresh bucket on the session's moto_server and a client for it: ``(client, bucket)``."""
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=s3_endpoint, **S3_TEST_CREDENTIALS)
+    bucket = f"pii-{uuid.uuid4().hex[:12]}"
+    client.create_bucket(Bucket=bucket)
+    return client, bucket

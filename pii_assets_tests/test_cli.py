@@ -37,6 +37,21 @@ def test_declare_materialize_summary(user_env, tmp_path):
     assert any((tmp_path / "home").rglob("*.db"))
 
 
+def test_batches_on_s3_are_seen_from_another_working_copy(user_env, tmp_path, s3_bucket, s3_endpoint):
+    _, bucket = s3_bucket
+    env = {**user_env, "PII_ASSETS_S3_BUCKET": bucket, "PII_ASSETS_S3_PREFIX": "cli",
+           "PII_ASSETS_S3_ENDPOINT_URL": s3_endpoint, "AWS_ACCESS_KEY_ID": "testing",
+           "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+    run(["batch", "declare", "s3-cli", "--size", "40", "--languages", "en"], env)
+    assert "succeeded" in run(["batch", "materialize", "s3-cli"], env).stdout
+    elsewhere = {**env, "PII_ASSETS_DATA_DIR": str(tmp_path / "elsewhere")}  # another machine, same bucket
+    assert "already declared" in run(["batch", "declare", "s3-cli", "--size", "40", "--languages", "en"],
+                                     elsewhere).stdout
+    assert "| s3-cli | 40 | 0 |" in run(["batch", "summary"], elsewhere).stdout
+    assert (tmp_path / "elsewhere" / "batches" / "s3-cli" / "reviewed_samples.jsonl").read_bytes() == \
+        (tmp_path / "data" / "batches" / "s3-cli" / "reviewed_samples.jsonl").read_bytes()
+
+
 @pytest.mark.parametrize("args,message", [
     (["batch", "declare", "../evil"], "batch key '../evil' is invalid"),
     (["batch", "declare", "ok", "--languages", "en,xx"], "unknown language 'xx'"),

@@ -1,8 +1,11 @@
 """Batch-level assets: ``raw_samples`` and ``reviewed_samples`` on the ``batches`` partitions."""
 
+import warnings
+
 import dagster as dg
 import numpy as np
 
+from pii_assets.automation import BATCH_AUTOMATION
 from pii_assets.batches import BatchSpecError, load_spec
 from pii_assets.catalogue import DEFAULT
 from pii_assets.generator.offline import GENERATOR_VERSION, OfflineGenerator
@@ -11,7 +14,7 @@ from pii_assets.reporting import counts_table, markdown_table, samples_markdown
 from pii_assets.resources import HubResource, LLMResource, StorageResource
 from pii_assets.review import REVIEW_VERSION, review_file, verify_file
 from pii_assets.samples import dumps
-from pii_assets.storage import atomic_writer, write_jsonl
+from pii_assets.storage import LocalStorage, atomic_writer, write_jsonl
 
 
 class ReviewConfig(dg.Config):
@@ -23,9 +26,9 @@ class ReviewConfig(dg.Config):
     """How many samples to render in the metadata."""
 
 
-def _spec(storage: StorageResource, key: str):
+def _spec(store: LocalStorage, key: str):
     try:
-        return load_spec(storage.store(), key)
+        return load_spec(store, key)
     except BatchSpecError as exc:
         raise dg.Failure(
             description=f"{exc}. Declare it first: pii-assets batch declare {key} --size N",
@@ -35,6 +38,7 @@ def _spec(storage: StorageResource, key: str):
 @dg.asset(
     partitions_def=batches,
     group_name="batch",
+    automation_condition=BATCH_AUTOMATION,
     code_version=GENERATOR_VERSION,
     kinds={"python", "jsonl"},
     description="Samples as the batch's provider produced them (offline generator by default).",
@@ -42,19 +46,26 @@ def _spec(storage: StorageResource, key: str):
 def raw_samples(context: dg.AssetExecutionContext, storage: StorageResource, llm: LLMResource,
                 hub: HubResource) -> dg.MaterializeResult:
     key = context.partition_key
-    spec = _spec(storage, key)
     store = storage.store()
+    spec = _spec(store, key)
     path = store.batch_file(key, "raw_samples.jsonl")
+    rejects = store.batch_file(key, "provider_rejects.jsonl")
     metadata: dict = {}
     if spec.provider in ("openai", "batch"):
-        metadata = _llm_samples(context, spec, llm, path, store.batch_file(key, "provider_rejects.jsonl"),
-                                store.batch_file(key, "llm_batch_state.json"))
+        state = store.batch_file(key, "llm_batch_state.json")
+        store.fetch(state)  # a run re-launched elsewhere resumes the same remote batches
+        try:
+            metadata = _llm_samples(context, spec, llm, path, rejects, state)
+        finally:
+            if state.is_file():
+                store.publish(state)
         count = metadata["raw_samples"]
     elif spec.provider == "hf":
-        metadata = _imported_samples(spec, hub, path, store.batch_file(key, "provider_rejects.jsonl"))
+        metadata = _imported_samples(spec, hub, path, rejects)
         count = metadata["raw_samples"]
     else:
         count = write_jsonl(path, OfflineGenerator(spec).generate())
+    store.publish(path, *([rejects] if spec.provider != "offline" else []))
     context.log.info(f"batch {key}: {count} raw samples from provider {spec.provider} -> {path}")
     return dg.MaterializeResult(metadata={
         "dagster/row_count": count,
@@ -143,21 +154,28 @@ def _llm_samples(context, spec, llm: LLMResource, path, rejects_path, state_path
     }
 
 
-CHECKS = [
-    dg.AssetCheckSpec("spans_valid", asset="reviewed_samples", blocking=True,
-                      description="Every reviewed sample re-validates: offsets, labels, validators, id."),
-    dg.AssetCheckSpec("no_duplicates", asset="reviewed_samples", blocking=True,
-                      description="No two reviewed samples share an id or a normalised text."),
-    dg.AssetCheckSpec("rejected_ratio", asset="reviewed_samples", blocking=True,
-                      description="Share of raw samples rejected by review is under the limit."),
-    dg.AssetCheckSpec("label_coverage", asset="reviewed_samples",
-                      description="Every label enabled in the batch spec occurs in the batch."),
-]
+# The checks are partitioned like the asset, so each batch has its own check status: that is what lets
+# the automation condition hold back exactly the batch whose blocking check failed (unpartitioned
+# checks of a partitioned asset share one status, the latest batch's). Partitioned checks are a
+# preview feature of Dagster 1.13; its warning is silenced here, where the choice is made.
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", dg.PreviewWarning)
+    CHECKS = [
+        dg.AssetCheckSpec("spans_valid", asset="reviewed_samples", blocking=True, partitions_def=batches,
+                          description="Every reviewed sample re-validates: offsets, labels, validators, id."),
+        dg.AssetCheckSpec("no_duplicates", asset="reviewed_samples", blocking=True, partitions_def=batches,
+                          description="No two reviewed samples share an id or a normalised text."),
+        dg.AssetCheckSpec("rejected_ratio", asset="reviewed_samples", blocking=True, partitions_def=batches,
+                          description="Share of raw samples rejected by review is under the limit."),
+        dg.AssetCheckSpec("label_coverage", asset="reviewed_samples", partitions_def=batches,
+                          description="Every label enabled in the batch spec occurs in the batch."),
+    ]
 
 
 @dg.asset(
     partitions_def=batches,
     group_name="batch",
+    automation_condition=BATCH_AUTOMATION,
     deps=[raw_samples],
     code_version=REVIEW_VERSION,
     kinds={"python", "jsonl"},
@@ -168,21 +186,24 @@ CHECKS = [
 def reviewed_samples(context: dg.AssetExecutionContext, config: ReviewConfig,
                      storage: StorageResource) -> dg.MaterializeResult:
     key = context.partition_key
-    spec = _spec(storage, key)
     store = storage.store()
+    spec = _spec(store, key)
     raw = store.batch_file(key, "raw_samples.jsonl")
+    store.fetch(raw)
     if not raw.is_file():
         raise dg.Failure(description=f"batch {key}: {raw} is missing; materialize raw_samples first")
     # Cross-batch dedup looks at batches declared before this one (instance order), so the result
     # of a re-run is the same as long as those earlier batches are unchanged.
     declared = context.instance.get_dynamic_partitions(batches.name)
     earlier = declared[: declared.index(key)] if key in declared else []
+    store.fetch(*(store.batch_file(k, "text_hashes.npy") for k in earlier))
     hashes = [store.read_hashes(store.batch_file(k, "text_hashes.npy")) for k in earlier]
     prior = np.unique(np.concatenate(hashes)) if hashes else None
     reviewed = store.batch_file(key, "reviewed_samples.jsonl")
     rejected = store.batch_file(key, "rejected_samples.jsonl")
     stats = review_file(raw, reviewed, rejected, prior_hashes=prior)
     store.write_hashes(store.batch_file(key, "text_hashes.npy"), stats.text_hashes)
+    store.publish(reviewed, rejected, store.batch_file(key, "text_hashes.npy"))
     context.log.info(f"batch {key}: {stats.accepted} accepted, {stats.rejected} rejected "
                      f"{dict(stats.reject_codes)}")
 

@@ -5,12 +5,12 @@ import json
 import dagster as dg
 import numpy as np
 
-from pii_assets.assets.release import release_manifest, trained_model
+from pii_assets.assets.release import SAMPLES, TOKENS, fetch_release, release_manifest, trained_model
 from pii_assets.partitions import releases
 from pii_assets.reporting import markdown_table
 from pii_assets.resources import SigningResource, StorageResource
-from pii_assets.storage import write_json
-from pii_assets.training.release import load_manifest, release_dir, release_samples, split_ids
+from pii_assets.storage import atomic_writer, write_json
+from pii_assets.training.release import release_dir, release_samples, split_ids
 
 QUANTIZED_MODEL_VERSION = "2"
 MAX_F1_DROP_POINTS = 0.5
@@ -42,6 +42,7 @@ def quantized_model(context: dg.AssetExecutionContext, storage: StorageResource)
 
     release = context.partition_key
     store = storage.store()
+    manifest = fetch_release(store, release, batch_files=(SAMPLES, TOKENS), release_files=("trained_model",))
     directory = release_dir(store, release)
     trained_dir, out_dir = directory / "trained_model", directory / "quantized_model"
     if not trained_dir.is_dir():
@@ -52,10 +53,9 @@ def quantized_model(context: dg.AssetExecutionContext, storage: StorageResource)
     context.log.info(f"exported {info.onnx_fp32_bytes / 2**20:.1f} MiB fp32 ONNX -> "
                      f"{info.quantized_bytes / 2**20:.1f} MiB int8; float nodes: {len(info.excluded_nodes)}")
 
-    manifest = load_manifest(store, release)
     test_ids = split_ids(store, release)["test"]
     windows = Windows.read_splits(
-        [store.batch_file(b["key"], "training_tokens.parquet") for b in manifest["batches"]],
+        [store.batch_file(b["key"], TOKENS) for b in manifest["batches"]],
         {"test": test_ids})["test"]
     samples = release_samples(store, manifest, test_ids)
     reference, candidate = TorchScorer(PiiModel.load(trained_dir).token_model), OnnxScorer(out_dir / QUANTIZED_ONNX)
@@ -71,6 +71,7 @@ def quantized_model(context: dg.AssetExecutionContext, storage: StorageResource)
         "differing_spans": report.differing_spans,
         "sizes": {"trained_safetensors_bytes": trained_bytes, "onnx_fp32_bytes": info.onnx_fp32_bytes,
                   "quantized_bytes": info.quantized_bytes}})
+    store.publish(out_dir, directory / "parity.json")
     passed = report.passed(MAX_F1_DROP_POINTS, MIN_ARGMAX_AGREEMENT)
     context.log.info(f"parity: {json.dumps(summary)} -> {'passed' if passed else 'FAILED'}")
     differing = markdown_table(
@@ -115,15 +116,17 @@ def model_signature(context: dg.AssetExecutionContext, storage: StorageResource,
         key = signing.load()
     except SigningError as exc:
         raise dg.Failure(description=str(exc)) from None
-    manifest = load_manifest(store, release)
+    manifest = fetch_release(store, release, release_files=("quantized_model", "trained_model"))
     dirs = {"quantized_model": directory / "quantized_model", "trained_model": directory / "trained_model"}
     document = sign(key, dirs, release, manifest["manifest_sha256"])
     write_json(directory / SIGNATURE, document)
-    (directory / PUBLIC_KEY).write_bytes(public_pem(key))
+    with atomic_writer(directory / PUBLIC_KEY, "wb") as fh:
+        fh.write(public_pem(key))
     for name, path in dirs.items():  # prove the written files verify before anyone downloads them
         result = verify(path, read_signature(directory / SIGNATURE), key.public_key(), name)
         if not result.ok:
             raise dg.Failure(description=f"{name}: the fresh signature does not verify: {result.problems}")
+    store.publish(directory / SIGNATURE, directory / PUBLIC_KEY)
     files = {name: len(entry["files"]) for name, entry in document["payload"]["directories"].items()}
     context.log.info(f"signed {files} (public key sha256 {document['payload']['public_key_sha256'][:16]}...)")
     return dg.MaterializeResult(metadata={

@@ -4,6 +4,7 @@ and the samples that come back from it."""
 import dagster as dg
 
 from pii_assets.assets.batch import reviewed_samples
+from pii_assets.automation import BATCH_AUTOMATION
 from pii_assets.catalogue import DEFAULT
 from pii_assets.partitions import batches
 from pii_assets.resources import LabelStudioResource, StorageResource
@@ -15,6 +16,7 @@ LS_TASKS_VERSION = "1"
 @dg.asset(
     partitions_def=batches,
     group_name="batch",
+    automation_condition=BATCH_AUTOMATION,
     deps=[reviewed_samples],
     code_version=LS_TASKS_VERSION,
     kinds={"labelstudio", "json"},
@@ -30,10 +32,12 @@ def ls_tasks(context: dg.AssetExecutionContext, storage: StorageResource,
 
     batch = context.partition_key
     store = storage.store()
-    tasks = [sample_to_task(sample, batch)
-             for _, sample in read_jsonl(store.batch_file(batch, "reviewed_samples.jsonl"))]
+    reviewed = store.batch_file(batch, "reviewed_samples.jsonl")
+    store.fetch(reviewed)
+    tasks = [sample_to_task(sample, batch) for _, sample in read_jsonl(reviewed)]
     path = store.batch_file(batch, "ls_tasks.json")
     write_json(path, tasks)
+    store.publish(path)
     metadata = {"tasks": len(tasks), "regions": sum(len(t["predictions"][0]["result"]) for t in tasks),
                 "path": dg.MetadataValue.path(str(path))}
     client = labelstudio.client()
@@ -66,6 +70,7 @@ class AnnotationConfig(dg.Config):
 @dg.asset(
     partitions_def=batches,
     group_name="batch",
+    automation_condition=BATCH_AUTOMATION,
     deps=[ls_tasks],
     code_version=LS_TASKS_VERSION,
     kinds={"labelstudio", "jsonl"},
@@ -81,6 +86,7 @@ def annotated_samples(context: dg.AssetExecutionContext, config: AnnotationConfi
 
     batch = context.partition_key
     store = storage.store()
+    store.fetch(store.batch_file(batch, "reviewed_samples.jsonl"))
     reviewed = {s["id"]: s for _, s in read_jsonl(store.batch_file(batch, "reviewed_samples.jsonl"))}
     client = labelstudio.client()
     try:
@@ -93,8 +99,10 @@ def annotated_samples(context: dg.AssetExecutionContext, config: AnnotationConfi
     except (LabelStudioError, PolicyError) as exc:
         raise dg.Failure(description=str(exc)) from None
     path = store.batch_file(batch, "annotated_samples.jsonl")
+    rejects = store.batch_file(batch, "annotation_rejects.jsonl")
     write_jsonl(path, result.samples)
-    write_jsonl(store.batch_file(batch, "annotation_rejects.jsonl"), result.rejects)
+    write_jsonl(rejects, result.rejects)
+    store.publish(path, rejects)
     if result.rejects:
         context.log.warning(f"{len(result.rejects)} annotations rejected, e.g. {result.rejects[0]['reason']}")
     return dg.MaterializeResult(metadata={

@@ -6,19 +6,20 @@ from pathlib import Path
 import dagster as dg
 
 from pii_assets.assets.deploy import PUBLIC_KEY, SIGNATURE, model_signature
-from pii_assets.assets.release import model_evaluation, release_manifest
+from pii_assets.assets.release import SAMPLES, fetch_release, model_evaluation, release_manifest
 from pii_assets.partitions import releases
 from pii_assets.reporting import counts_table, markdown_table
 from pii_assets.resources import HUB_REPO_ENVS, HubResource, StorageResource
 from pii_assets.sft.check import MIN_PER_CATEGORY
-from pii_assets.storage import atomic_directory, write_json
-from pii_assets.training.release import SPLITS, load_manifest, release_dir, release_samples, split_ids
+from pii_assets.storage import LocalStorage, atomic_directory, write_json
+from pii_assets.training.release import SPLITS, release_dir, release_samples, split_ids
 
 HF_DATASET_VERSION = "1"
 SFT_VERSION = "1"
 
 
-def _push(hub: HubResource, field: str, folder: Path, repo_type: str, release: str, log, **kwargs) -> dict:
+def _push(hub: HubResource, store: LocalStorage, field: str, folder: Path, repo_type: str, release: str, log,
+          **kwargs) -> dict:
     """Push ``folder`` if ``hub`` is configured for ``field``; the metadata says what happened either way."""
     from pii_assets.hub.client import HubError, push_folder
 
@@ -27,6 +28,7 @@ def _push(hub: HubResource, field: str, folder: Path, repo_type: str, release: s
     if reason:
         log.info(f"{folder.name}: {reason}")
         return {"hub": reason}
+    store.fetch(folder)
     try:
         result = push_folder(folder, repo, repo_type=repo_type, token=hub.token, endpoint=hub.endpoint,
                              private=hub.private, commit_message=f"pii_assets release {release}", tag=release,
@@ -52,7 +54,7 @@ def hf_dataset(context: dg.AssetExecutionContext, storage: StorageResource, hub:
 
     release = context.partition_key
     store = storage.store()
-    manifest = load_manifest(store, release)
+    manifest = fetch_release(store, release, batch_files=(SAMPLES,))
     ids = split_ids(store, release)
     samples = release_samples(store, manifest, set().union(*ids.values()))
     missing = sum(len(ids[s]) for s in SPLITS) - len(samples)
@@ -70,7 +72,8 @@ def hf_dataset(context: dg.AssetExecutionContext, storage: StorageResource, hub:
     counts = {s: loaded[s].num_rows for s in loaded}
     if counts != stats["splits"]:
         raise dg.Failure(description=f"release {release}: load_dataset read {counts}, wrote {stats['splits']}")
-    pushed = _push(hub, "dataset_repo", directory, "dataset", release, context.log,
+    store.publish(directory)
+    pushed = _push(hub, store, "dataset_repo", directory, "dataset", release, context.log,
                    ignore_patterns=[f"{hfd.ARROW_DIR}/*", "stats.json"])
     languages = stats["samples_per_language"]
     return dg.MaterializeResult(metadata={
@@ -111,7 +114,7 @@ def sft_jsonl(context: dg.AssetExecutionContext, config: SftAssetConfig, storage
 
     release = context.partition_key
     store = storage.store()
-    manifest = load_manifest(store, release)
+    manifest = fetch_release(store, release, batch_files=(SAMPLES,))
     ids = split_ids(store, release)
     samples = release_samples(store, manifest, ids["train"] | ids["validation"])
     pairs = [(samples[i], split) for split in ("train", "validation") for i in sorted(ids[split]) if i in samples]
@@ -119,6 +122,7 @@ def sft_jsonl(context: dg.AssetExecutionContext, config: SftAssetConfig, storage
     with atomic_directory(directory) as tmp:
         stats = build_sft(pairs, tmp, seed=config.seed,
                           config=SftConfig(max_positives_per_category=config.max_positives_per_category))
+    store.publish(directory)
     results = check_sft(directory, min_per_category=config.min_per_category)
     failed = [r.name for r in results if not r.passed]
     context.log.info(f"sft: {stats['splits']['train']['examples']} train / {stats['splits']['validation']['examples']} "
@@ -156,7 +160,8 @@ def model_cards(context: dg.AssetExecutionContext, storage: StorageResource, hub
     release = context.partition_key
     store = storage.store()
     directory = release_dir(store, release)
-    manifest = load_manifest(store, release)
+    manifest = fetch_release(store, release, release_files=("evaluation.json", "parity.json", "comparison.json",
+                                                             SIGNATURE, PUBLIC_KEY))
     read = lambda name: json.loads((directory / name).read_text(encoding="utf-8"))  # noqa: E731
     evaluation, parity = read("evaluation.json"), read("parity.json")
     comparison = read("comparison.json") if (directory / "comparison.json").is_file() else None
@@ -167,11 +172,12 @@ def model_cards(context: dg.AssetExecutionContext, storage: StorageResource, hub
     with atomic_directory(directory / "model_cards") as tmp:
         for name, text in cards.items():
             (tmp / f"{name}.md").write_text(text, encoding="utf-8")
+    store.publish(directory / "model_cards")
     published = {"signature.json": (directory / SIGNATURE).read_bytes(),
                  "signing_key.pub": (directory / PUBLIC_KEY).read_bytes()}
     metadata = {"path": dg.MetadataValue.path(str(directory / "model_cards"))}
     for name, field in (("trained_model", "model_repo"), ("quantized_model", "quantized_model_repo")):
-        pushed = _push(hub, field, directory / name, "model", release, context.log,
+        pushed = _push(hub, store, field, directory / name, "model", release, context.log,
                        extra_files={"README.md": cards[name].encode("utf-8"), **published})
         metadata.update({f"{name}_{k}": v for k, v in pushed.items()})
     metadata["trained_model_card"] = dg.MetadataValue.md(cards["trained_model"].split("\n---\n", 1)[-1])

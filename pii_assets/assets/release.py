@@ -21,6 +21,19 @@ from pii_assets.training.release import (
 )
 
 TRAINED_MODEL_VERSION = "1"
+SAMPLES, TOKENS = "annotated_samples.jsonl", "training_tokens.parquet"
+
+
+def fetch_release(store: LocalStorage, release: str, batch_files: tuple[str, ...] = (),
+                  release_files: tuple[str, ...] = ()) -> dict:
+    """Bring what a release asset reads into the working copy (a no-op for local-only storage): the
+    manifest and the splits, ``release_files`` (files or directories of the release) and
+    ``batch_files`` of every batch of the manifest. Returns the manifest."""
+    directory = release_dir(store, release)
+    store.fetch(directory / "manifest.json", directory / "splits.parquet", *(directory / n for n in release_files))
+    manifest = load_manifest(store, release)
+    store.fetch(*(store.batch_file(b["key"], name) for b in manifest["batches"] for name in batch_files))
+    return manifest
 
 
 def eligible_batches(instance: dg.DagsterInstance, store: LocalStorage) -> tuple[list[BatchEntry], dict[str, str]]:
@@ -48,8 +61,8 @@ def eligible_batches(instance: dg.DagsterInstance, store: LocalStorage) -> tuple
         if failed:
             excluded[key] = "blocking check failed: " + ", ".join(failed)
             continue
-        entry = BatchEntry(key, store.batch_file(key, "annotated_samples.jsonl"),
-                           store.batch_file(key, "training_tokens.parquet"))
+        entry = BatchEntry(key, store.batch_file(key, SAMPLES), store.batch_file(key, TOKENS))
+        store.fetch(entry.samples, entry.tokens)
         if not (entry.samples.is_file() and entry.tokens.is_file()):
             excluded[key] = "files missing from the artifact store"
             continue
@@ -76,6 +89,7 @@ def release_manifest(context: dg.AssetExecutionContext, storage: StorageResource
         manifest = build_manifest(store, release, entries, config, excluded)
     except ReleaseError as exc:
         raise dg.Failure(description=str(exc)) from None
+    store.publish(release_dir(store, release) / "splits.parquet", release_dir(store, release) / "manifest.json")
     context.log.info(f"release {release}: {len(entries)} batches, {manifest['samples']} samples, "
                      f"splits {manifest['splits']}, excluded {excluded or 'none'}")
     return dg.MaterializeResult(metadata={
@@ -148,7 +162,7 @@ def trained_model(context: dg.AssetExecutionContext, config: TrainingConfig, sto
     release = context.partition_key
     store = storage.store()
     try:
-        manifest = load_manifest(store, release)
+        manifest = fetch_release(store, release, batch_files=(SAMPLES, TOKENS))
         if manifest["config"]["backbone"] != backbone.backbone:
             raise ReleaseError(f"release {release}: its tokens were made with backbone "
                                f"{manifest['config']['backbone']!r}, not {backbone.backbone!r}; "
@@ -160,7 +174,7 @@ def trained_model(context: dg.AssetExecutionContext, config: TrainingConfig, sto
     train_ids = ids["train"]
     if config.max_train_samples:
         train_ids = set(sorted(train_ids)[: config.max_train_samples])
-    token_paths = [store.batch_file(b["key"], "training_tokens.parquet") for b in manifest["batches"]]
+    token_paths = [store.batch_file(b["key"], TOKENS) for b in manifest["batches"]]
     windows = Windows.read_splits(token_paths, {"train": train_ids, "validation": ids["validation"],
                                                 "test": ids["test"]})
     train_windows, val_windows, test_windows = windows["train"], windows["validation"], windows["test"]
@@ -187,6 +201,7 @@ def trained_model(context: dg.AssetExecutionContext, config: TrainingConfig, sto
                      "stopped_early": result.stopped_early, "config": train_config.to_json(),
                      "train_windows": len(train_windows), "train_samples": len(train_ids)},
     })
+    store.publish(directory, release_dir(store, release) / "evaluation.json")
     context.log.info("test: " + json.dumps(summary))
     passed = report.macro_f1 >= config.macro_f1_floor
     return dg.MaterializeResult(
@@ -226,7 +241,7 @@ def model_evaluation(context: dg.AssetExecutionContext, storage: StorageResource
 
     release = context.partition_key
     store = storage.store()
-    manifest = load_manifest(store, release)
+    manifest = fetch_release(store, release, batch_files=(SAMPLES,), release_files=("trained_model",))
     samples = release_samples(store, manifest, split_ids(store, release)["test"])
     ordered = [samples[k] for k in sorted(samples)]
     texts = [s["text"] for s in ordered]
@@ -253,6 +268,7 @@ def model_evaluation(context: dg.AssetExecutionContext, storage: StorageResource
                      summary["macro_f1"], round(mapped_report.micro.f1, 4)))
     write_json(release_dir(store, release) / "comparison.json",
                {"release": release, "texts": len(texts), "presidio": note, "results": results})
+    store.publish(release_dir(store, release) / "comparison.json")
     return dg.MaterializeResult(metadata={
         "texts": len(texts),
         "comparison": dg.MetadataValue.md(markdown_table(

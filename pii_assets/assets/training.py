@@ -3,6 +3,7 @@
 import dagster as dg
 
 from pii_assets.assets.labelstudio import annotated_samples
+from pii_assets.automation import BATCH_AUTOMATION
 from pii_assets.catalogue import DEFAULT
 from pii_assets.partitions import batches
 from pii_assets.reporting import counts_table
@@ -16,6 +17,7 @@ from pii_assets.training.tokens import TOKENS_VERSION, Aligner, WindowConfig, wr
 @dg.asset(
     partitions_def=batches,
     group_name="batch",
+    automation_condition=BATCH_AUTOMATION,
     deps=[annotated_samples],
     # The backbone decides the tokenizer: a different $PII_ASSETS_BACKBONE is a new code version,
     # so Dagster shows the tokens as stale.
@@ -29,6 +31,7 @@ def training_tokens(context: dg.AssetExecutionContext, storage: StorageResource,
     key = context.partition_key
     store = storage.store()
     reviewed = store.batch_file(key, "annotated_samples.jsonl")
+    store.fetch(reviewed)
     if not reviewed.is_file():
         raise dg.Failure(description=f"batch {key}: {reviewed} is missing; materialize annotated_samples first")
     try:
@@ -44,6 +47,7 @@ def training_tokens(context: dg.AssetExecutionContext, storage: StorageResource,
         stats = write_tokens(samples, path, aligner)
     except SampleError as exc:
         raise dg.Failure(description=f"batch {key}: {exc}") from None
+    store.publish(path)
     context.log.info(f"batch {key}: {stats.samples} samples -> {stats.windows} windows, "
                      f"{stats.tokens} tokens ({stats.non_o_ratio:.1%} non-O)")
     return dg.MaterializeResult(metadata={
