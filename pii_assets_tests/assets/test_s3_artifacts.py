@@ -8,7 +8,8 @@ import pytest
 
 from pii_assets.assets.batch import raw_samples, reviewed_samples
 from pii_assets.assets.labelstudio import annotated_samples, ls_tasks
-from pii_assets.assets.release import release_manifest
+from pii_assets.assets.publish import hf_dataset
+from pii_assets.assets.release import model_evaluation, release_manifest, trained_model
 from pii_assets.assets.training import training_tokens
 from pii_assets.batches import BatchSpec, declare_batch
 from pii_assets.partitions import batches, releases
@@ -95,6 +96,24 @@ def test_a_batch_on_s3_is_byte_identical_and_runs_on_from_an_empty_working_copy(
         assert remote["releases/r1/manifest.json"] == (store.root / "releases/r1/manifest.json").read_bytes()
         assert remote["releases/r1/splits.parquet"] == (store.root / "releases/r1/splits.parquet").read_bytes()
         assert remote[f"batches/{spec.key}/training_tokens.parquet"] == written["training_tokens.parquet"]
+
+        # model directories and datasets go the same way: each step starts from an empty working copy
+        release = store.root / "releases/r1"
+        shutil.rmtree(store.root)
+        assert dg.materialize([trained_model], partition_key="r1", instance=instance, resources=resources,
+                              run_config={"ops": {"trained_model": {"config": {"epochs": 1, "macro_f1_floor": 0.0}}}}
+                              ).success
+        model = _files(release / "trained_model")
+        assert "model.safetensors" in model and "label_mappings.json" in model
+        shutil.rmtree(store.root)
+        assert dg.materialize([model_evaluation, hf_dataset], partition_key="r1", instance=instance,
+                              resources=resources).success
+        assert _files(release / "trained_model") == model  # fetched back byte for byte
+        remote = _bucket(client, bucket, PREFIX)
+        assert {f"releases/r1/trained_model/{n}": d for n, d in model.items()}.items() <= remote.items()
+        assert remote["releases/r1/comparison.json"] == (release / "comparison.json").read_bytes()
+        assert {k[len("releases/r1/"):]: d for k, d in remote.items() if k.startswith("releases/r1/hf_dataset/")} == {
+            f"hf_dataset/{n}": d for n, d in _files(release / "hf_dataset").items()}
 
 
 def test_without_s3_settings_storage_stays_local(monkeypatch, tmp_path):
