@@ -23,7 +23,6 @@ from pii_assets.reporting import markdown_table
 
 SPLITS = ("train", "validation", "test")
 ARROW_DIR = "arrow"
-PUSHED_PATTERNS = ["README.md", "data/*"]
 
 
 def features():

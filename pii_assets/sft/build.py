@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from pii_assets.catalogue import DEFAULT, Catalogue, Label
+from pii_assets.reporting import markdown_table
 from pii_assets.samples import Sample, content_id, normalized_text_hash
 from pii_assets.sft import negatives, obfuscate, snippets
 from pii_assets.storage import write_json, write_jsonl
@@ -563,16 +564,14 @@ def build_sft(samples: Iterable[tuple[Sample, str]], directory: str | os.PathLik
 def stats_markdown(stats: dict[str, Any]) -> str:
     """A per-category Markdown table of the statistics (for asset metadata)."""
     train, val = stats["splits"]["train"], stats["splits"]["validation"]
-    rows = ["| category | train | positives | hard negatives | obfuscated | log/pixel (pos/hard) | wrapped "
-            "| validation |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
-    for name in stats["categories"]:
-        c = train["per_category"][name]
-        rows.append(f"| {name} | {c['examples']} | {c['positives']} | {c['hard_negatives']} "
-                    f"({c['hard_negative_ratio']:.0%}) | {c['obfuscated_positives']} | "
-                    f"{c['log_pixel_positives']}/{c['log_pixel_hard_negatives']} | {c['wrapped']} | "
-                    f"{val['per_category'][name]['examples']} |")
-    rows.append(f"| **all** | {train['examples']} | {train['positives']} | {train['hard_negatives']} "
-                f"({train['hard_negative_ratio']:.0%}) | {train['obfuscated_positives']} | "
-                f"{train['log_pixel_positives']}/{train['log_pixel_hard_negatives']} | {train['wrapped']} | "
-                f"{val['examples']} |")
-    return "\n".join(rows) + "\n"
+
+    def row(name: str, c: dict[str, Any], validation: int) -> tuple:
+        return (name, c["examples"], c["positives"], f"{c['hard_negatives']} ({c['hard_negative_ratio']:.0%})",
+                c["obfuscated_positives"], f"{c['log_pixel_positives']}/{c['log_pixel_hard_negatives']}",
+                c["wrapped"], validation)
+
+    rows = [row(name, train["per_category"][name], val["per_category"][name]["examples"])
+            for name in stats["categories"]]
+    rows.append(row("**all**", train, val["examples"]))
+    return markdown_table(rows, ("category", "train", "positives", "hard negatives", "obfuscated",
+                                 "log/pixel (pos/hard)", "wrapped", "validation")) + "\n"
