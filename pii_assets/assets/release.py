@@ -20,7 +20,7 @@ from pii_assets.training.release import (
     split_ids,
 )
 
-TRAINED_MODEL_VERSION = "1"
+TRAINED_MODEL_VERSION = "2"
 SAMPLES, TOKENS = "annotated_samples.jsonl", "training_tokens.parquet"
 
 
@@ -117,6 +117,9 @@ class TrainingConfig(dg.Config):
     evals_per_epoch: int = TrainConfig.evals_per_epoch
     coref_weight: float = TrainConfig.coref_weight
     seed: int = TrainConfig.seed
+    precision: str = TrainConfig.precision
+    """auto (bf16 on a GPU or an AMX CPU, else fp32), bf16 or fp32."""
+    attention_dropout: float | None = TrainConfig.attention_dropout
     max_train_samples: int = 0
     """Use at most this many training samples (0: all), for quick runs."""
     macro_f1_floor: float = MACRO_F1_FLOOR
@@ -184,7 +187,8 @@ def trained_model(context: dg.AssetExecutionContext, config: TrainingConfig, sto
     n_coref = max(2, 1 + max((int(c.max()) for c in train_windows.coref if len(c)), default=1))
     train_config = config.train_config()
     torch.manual_seed(train_config.seed)  # the new heads' initialisation: same config, same model
-    model = PiiModel.from_backbone(resolve(backbone.backbone), DEFAULT, n_coref)
+    model = PiiModel.from_backbone(resolve(backbone.backbone), DEFAULT, n_coref,
+                                   attention_dropout=train_config.attention_dropout)
     result = train(model, train_windows, val_windows, val_gold, tokenizer.pad_token_id, train_config,
                    log=context.log.info)
     report = evaluate_windows(model, test_windows, test_gold, tokenizer.pad_token_id)

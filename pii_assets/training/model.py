@@ -22,17 +22,35 @@ from pii_assets.training.metrics import Span, decode_iob2
 
 COREF_HEAD = "coref_head.safetensors"
 LABEL_MAPPINGS = "label_mappings.json"
+ATTENTION_DROPOUT_KEYS = ("attention_probs_dropout_prob", "attention_dropout")
+"""Config attributes that hold the attention dropout (BERT/RoBERTa/DeBERTa, DistilBERT/ModernBERT)."""
 
 
 def coref_labels(n: int) -> dict[int, str]:
     return {0: "NO_COREF", **{i: f"CLUSTER_{i}" for i in range(1, n)}}
 
 
-def device_and_dtype() -> tuple[torch.device, torch.dtype | None]:
-    """CUDA with bf16 autocast where available, CPU in fp32 otherwise."""
+PRECISIONS = ("auto", "bf16", "fp32")
+
+
+def device_and_dtype(precision: str = "auto", cpu_bf16: bool = False) -> tuple[torch.device, torch.dtype | None]:
+    """The device and the autocast dtype (None: fp32).
+
+    CUDA: bf16 autocast where supported, fp16 otherwise. CPU: fp32, unless ``cpu_bf16`` and the
+    CPU has AMX tiles (Sapphire Rapids and later), where oneDNN runs bf16 matmuls natively; on
+    other CPUs bf16 is emulated and slower than fp32. ``precision="fp32"`` disables autocast,
+    ``"bf16"`` forces it.
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
     if torch.cuda.is_available():
-        return torch.device("cuda"), torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return torch.device("cpu"), None
+        device = torch.device("cuda")
+        auto = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    else:
+        device = torch.device("cpu")
+        amx = getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)()
+        auto = torch.bfloat16 if cpu_bf16 and amx else None
+    return device, {"auto": auto, "bf16": torch.bfloat16, "fp32": None}[precision]
 
 
 class PiiModel(nn.Module):
@@ -46,13 +64,26 @@ class PiiModel(nn.Module):
         self.n_coref = n_coref
 
     @classmethod
-    def from_backbone(cls, path_or_name: str, catalogue: Catalogue = DEFAULT, n_coref: int = 3) -> PiiModel:
-        from transformers import AutoModelForTokenClassification
+    def from_backbone(cls, path_or_name: str, catalogue: Catalogue = DEFAULT, n_coref: int = 3,
+                      attention_dropout: float | None = None) -> PiiModel:
+        """A new model on a pre-trained backbone (new, randomly initialised heads).
+
+        ``attention_dropout``: overrides the backbone's dropout on attention probabilities (None
+        keeps it). At 0, PyTorch's fused scaled-dot-product attention kernel runs instead of the
+        unfused one that materialises the dropout mask: 1.6x faster training steps on a CPU.
+        """
+        from transformers import AutoConfig, AutoModelForTokenClassification
 
         tags = catalogue.iob2_labels()
-        model = AutoModelForTokenClassification.from_pretrained(
+        config = AutoConfig.from_pretrained(
             path_or_name, num_labels=len(tags), id2label=dict(enumerate(tags)),
-            label2id={t: i for i, t in enumerate(tags)}, ignore_mismatched_sizes=True)
+            label2id={t: i for i, t in enumerate(tags)})
+        if attention_dropout is not None:
+            for name in ATTENTION_DROPOUT_KEYS:
+                if hasattr(config, name):
+                    setattr(config, name, attention_dropout)
+        model = AutoModelForTokenClassification.from_pretrained(path_or_name, config=config,
+                                                                ignore_mismatched_sizes=True)
         return cls(model, n_coref)
 
     def classifier_parameters(self) -> list[nn.Parameter]:

@@ -167,18 +167,20 @@ def train(model: PiiModel, train_windows: Windows, val_windows: Windows,
         raise ValueError("no training windows: the release has no samples in its train split")
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
-    device, autocast_dtype = device_and_dtype()
+    device, autocast_dtype = device_and_dtype(config.precision, cpu_bf16=True)
     model.to(device)
     lengths = np.array([len(x) for x in train_windows.input_ids])
     steps_per_epoch = math.ceil(len(lengths) / config.batch_size)
     total_steps = steps_per_epoch * config.epochs
-    optimizer = torch.optim.AdamW(parameter_groups(model, config), lr=config.learning_rate)
+    optimizer = torch.optim.AdamW(parameter_groups(model, config), lr=config.learning_rate, fused=True)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * total_steps), total_steps)
     loss_fn = nn.CrossEntropyLoss(ignore_index=IGNORE)
     eval_every = max(1, steps_per_epoch // max(1, config.evals_per_epoch))
     result, best_state, bad_evals, seen = TrainResult(), None, 0, 0
     start, running = time.perf_counter(), []
-    log(f"training {len(lengths)} windows, {config.epochs} epochs x {steps_per_epoch} steps on {device}")
+    precision = str(autocast_dtype).removeprefix("torch.") if autocast_dtype else "fp32"
+    log(f"training {len(lengths)} windows, {config.epochs} epochs x {steps_per_epoch} steps "
+        f"on {device} ({precision})")
     for epoch in range(config.epochs):
         model.train()
         if config.group_by_length:
