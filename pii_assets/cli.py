@@ -20,7 +20,7 @@ from pii_assets.samples import SampleError, dumps
 from pii_assets.signing import SigningError
 from pii_assets.sft.check import MIN_PER_CATEGORY
 from pii_assets.storage import LocalStorage, atomic_writer, read_jsonl
-from pii_assets.training.config import MACRO_F1_FLOOR, TrainConfig
+from pii_assets.training.config import MACRO_F1_FLOOR, PRECISIONS, TrainConfig
 from pii_assets.training.release import SPLITS, ReleaseError, validate_release_key
 
 DEMO_BATCHES = ("demo-a", "demo-b")
@@ -196,7 +196,7 @@ def release_build(args: argparse.Namespace) -> None:
     instance.add_dynamic_partitions("releases", [key])
     training = {"epochs": args.epochs, "batch_size": args.batch_size, "learning_rate": args.learning_rate,
                 "head_learning_rate": args.head_learning_rate, "macro_f1_floor": args.macro_f1_floor,
-                "max_train_samples": args.max_train_samples}
+                "max_train_samples": args.max_train_samples, "precision": args.precision}
     result = defs.resolve_job_def("release_job").execute_in_process(
         partition_key=key, instance=instance, raise_on_error=False,
         resources={"storage": _storage_resource(args)},
@@ -390,6 +390,8 @@ def _training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
     p.add_argument("--learning-rate", type=float, default=TrainConfig.learning_rate)
     p.add_argument("--head-learning-rate", type=float, default=TrainConfig.head_learning_rate)
+    p.add_argument("--precision", choices=PRECISIONS, default=TrainConfig.precision,
+                   help="auto: bf16 autocast on a GPU or a CPU with AMX tiles, fp32 elsewhere")
     p.add_argument("--macro-f1-floor", type=float, default=MACRO_F1_FLOOR)
     p.add_argument("--max-train-samples", type=int, default=0, help="0: all")
     p.add_argument("--sft-min-per-category", type=int, default=MIN_PER_CATEGORY,

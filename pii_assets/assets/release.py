@@ -1,6 +1,7 @@
 """Release-level assets on the ``releases`` partitions: manifest and trained model."""
 
 import json
+from typing import Literal
 
 import dagster as dg
 
@@ -117,9 +118,10 @@ class TrainingConfig(dg.Config):
     evals_per_epoch: int = TrainConfig.evals_per_epoch
     coref_weight: float = TrainConfig.coref_weight
     seed: int = TrainConfig.seed
-    precision: str = TrainConfig.precision
+    precision: Literal["auto", "bf16", "fp32"] = TrainConfig.precision
     """auto (bf16 on a GPU or an AMX CPU, else fp32), bf16 or fp32."""
-    attention_dropout: float | None = TrainConfig.attention_dropout
+    dropout: float | None = TrainConfig.dropout
+    """Dropout of the backbone and the heads (None: the backbone's own)."""
     max_train_samples: int = 0
     """Use at most this many training samples (0: all), for quick runs."""
     macro_f1_floor: float = MACRO_F1_FLOOR
@@ -188,7 +190,7 @@ def trained_model(context: dg.AssetExecutionContext, config: TrainingConfig, sto
     train_config = config.train_config()
     torch.manual_seed(train_config.seed)  # the new heads' initialisation: same config, same model
     model = PiiModel.from_backbone(resolve(backbone.backbone), DEFAULT, n_coref,
-                                   attention_dropout=train_config.attention_dropout)
+                                   dropout=train_config.dropout)
     result = train(model, train_windows, val_windows, val_gold, tokenizer.pad_token_id, train_config,
                    log=context.log.info)
     report = evaluate_windows(model, test_windows, test_gold, tokenizer.pad_token_id)

@@ -67,8 +67,11 @@ def length_grouped_batches(lengths: np.ndarray, batch_size: int, rng: np.random.
     return batches
 
 
-def collate(windows: Windows, idx: np.ndarray, pad_id: int, fixed_length: int | None = None):
-    length = fixed_length or max(len(windows.input_ids[i]) for i in idx)
+def collate(windows: Windows, idx: np.ndarray, pad_id: int, fixed_length: int | None = None,
+            multiple_of: int = 1):
+    """Padded tensors of windows ``idx``: to ``fixed_length``, or to the longest window rounded up
+    to a multiple of ``multiple_of`` (fewer distinct shapes for the CPU kernels to prepare)."""
+    length = fixed_length or -(-max(len(windows.input_ids[i]) for i in idx) // multiple_of) * multiple_of
     n = len(idx)
     input_ids = np.full((n, length), pad_id, dtype=np.int64)
     attention = np.zeros((n, length), dtype=np.int64)
@@ -190,7 +193,7 @@ def train(model: PiiModel, train_windows: Windows, val_windows: Windows,
             batches = [order[i:i + config.batch_size] for i in range(0, len(order), config.batch_size)]
         for idx in batches:
             input_ids, attention, labels, coref = (t.to(device) for t in collate(
-                train_windows, idx, pad_id, config.fixed_length))
+                train_windows, idx, pad_id, config.fixed_length, config.pad_to_multiple_of))
             with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
                 pii_logits, coref_logits = model(input_ids, attention)
             loss = loss_fn(pii_logits.float().flatten(0, 1), labels.flatten())

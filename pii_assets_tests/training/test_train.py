@@ -37,6 +37,8 @@ def test_collate_pads_dynamically_or_to_a_fixed_length(windows):
     assert ids.shape == (3, longest) and mask.sum().item() == sum(len(windows.input_ids[i]) for i in idx)
     assert (labels[mask == 0] == -100).all() and (coref[mask == 0] == -100).all()
     assert collate(windows, idx, pad_id=0, fixed_length=128)[0].shape == (3, 128)
+    rounded = collate(windows, idx, pad_id=0, multiple_of=8)
+    assert rounded[0].shape == (3, -(-longest // 8) * 8) and rounded[1].sum() == mask.sum()
 
 
 def test_gold_labels_through_the_prediction_path_score_perfectly(windows, corpus):
@@ -88,3 +90,48 @@ def test_viterbi_repairs_invalid_iob2_and_sensitivity_shifts_o():
     assert [id2label[t] for t in viterbi(probs, allowed, o_weight=1 / 9)][3] == "B-CITY"
     assert not allowed[ids["O"], ids["I-CITY"]] and not allowed[ids["B-EMAIL"], ids["I-CITY"]]
     assert allowed[ids["B-CITY"], ids["I-CITY"]] and allowed[ids["I-CITY"], ids["B-ZIP"]]
+
+
+def test_dropout_override_reaches_the_backbone_and_the_heads(tiny_backbone):
+    from torch import nn
+
+    own = PiiModel.from_backbone(tiny_backbone, DEFAULT, 3)
+    off = PiiModel.from_backbone(tiny_backbone, DEFAULT, 3, dropout=0.0)
+    assert own.token_model.config.attention_probs_dropout_prob > 0 and own.dropout.p > 0
+    assert off.token_model.config.attention_probs_dropout_prob == 0.0
+    assert off.token_model.config.hidden_dropout_prob == 0.0
+    assert all(m.p == 0.0 for m in off.modules() if isinstance(m, nn.Dropout))
+    assert [m.dropout_prob for m in off.modules() if hasattr(m, "dropout_prob")]  # SDPA attention
+    assert all(m.dropout_prob == 0.0 for m in off.modules() if hasattr(m, "dropout_prob"))
+    assert off.token_model.config.num_labels == len(DEFAULT.iob2_labels())
+
+
+def test_precision_choice(monkeypatch):
+    import torch
+
+    from pii_assets.training.model import device_and_dtype
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True)
+    assert device_and_dtype() == (torch.device("cpu"), None)  # inference: fp32 on a CPU
+    assert device_and_dtype("auto", cpu_bf16=True)[1] == torch.bfloat16
+    assert device_and_dtype("fp32", cpu_bf16=True)[1] is None
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    assert device_and_dtype("auto", cpu_bf16=True)[1] is None  # bf16 is emulated without AMX
+    assert device_and_dtype("bf16")[1] == torch.bfloat16
+    with pytest.raises(ValueError, match="precision 'fp8'"):
+        device_and_dtype("fp8")
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_training_runs_in_each_precision(tiny_backbone, windows, precision):
+    tokenizer = load_tokenizer(tiny_backbone)
+    model = PiiModel.from_backbone(tiny_backbone, DEFAULT, 3, dropout=0.0)
+    sub = Windows(*(getattr(windows, f)[:32] for f in Windows.__dataclass_fields__))
+    empty = Windows([], [], [], [], [], [])
+    logs = []
+    result = train(model, sub, empty, {}, tokenizer.pad_token_id,
+                   TrainConfig(epochs=2, batch_size=8, learning_rate=3e-3, precision=precision), log=logs.append)
+    assert f"({'bfloat16' if precision == 'bf16' else 'fp32'})" in logs[0]
+    assert result.steps == 8 and result.history[-1]["loss"] < result.history[0]["loss"]
+    assert all(p.dtype.is_floating_point and p.dtype != __import__("torch").bfloat16 for p in model.parameters())
