@@ -177,6 +177,8 @@ def train(model: PiiModel, train_windows: Windows, val_windows: Windows,
     total_steps = steps_per_epoch * config.epochs
     optimizer = torch.optim.AdamW(parameter_groups(model, config), lr=config.learning_rate, fused=True)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * total_steps), total_steps)
+    # fp16 (a GPU without bf16) needs loss scaling against underflowing gradients; else a no-op
+    scaler = torch.amp.GradScaler(device.type, enabled=autocast_dtype == torch.float16)
     loss_fn = nn.CrossEntropyLoss(ignore_index=IGNORE)
     eval_every = max(1, steps_per_epoch // max(1, config.evals_per_epoch))
     result, best_state, bad_evals, seen = TrainResult(), None, 0, 0
@@ -199,9 +201,11 @@ def train(model: PiiModel, train_windows: Windows, val_windows: Windows,
             loss = loss_fn(pii_logits.float().flatten(0, 1), labels.flatten())
             if config.coref_weight:
                 loss = loss + config.coref_weight * loss_fn(coref_logits.float().flatten(0, 1), coref.flatten())
-            loss.backward()
+            scaler.scale(loss).backward()
+            scaler.unscale_(optimizer)
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
+            scaler.step(optimizer)
+            scaler.update()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             result.steps += 1

@@ -123,15 +123,22 @@ def test_precision_choice(monkeypatch):
         device_and_dtype("fp8")
 
 
-@pytest.mark.parametrize("precision", ["fp32", "bf16"])
-def test_training_runs_in_each_precision(tiny_backbone, windows, precision):
+@pytest.mark.parametrize("precision", ["fp32", "bf16", "fp16"])
+def test_training_runs_in_each_precision(tiny_backbone, windows, precision, monkeypatch):
+    import torch
+
+    import pii_assets.training.train as train_module
+
+    if precision == "fp16":  # what a GPU without bf16 gets: autocast fp16 + loss scaling
+        monkeypatch.setattr(train_module, "device_and_dtype", lambda *a, **k: (torch.device("cpu"), torch.float16))
     tokenizer = load_tokenizer(tiny_backbone)
     model = PiiModel.from_backbone(tiny_backbone, DEFAULT, 3, dropout=0.0)
     sub = Windows(*(getattr(windows, f)[:32] for f in Windows.__dataclass_fields__))
     empty = Windows([], [], [], [], [], [])
     logs = []
     result = train(model, sub, empty, {}, tokenizer.pad_token_id,
-                   TrainConfig(epochs=2, batch_size=8, learning_rate=3e-3, precision=precision), log=logs.append)
-    assert f"({'bfloat16' if precision == 'bf16' else 'fp32'})" in logs[0]
+                   TrainConfig(epochs=2, batch_size=8, learning_rate=3e-3,
+                               precision="bf16" if precision == "bf16" else "fp32"), log=logs.append)
+    assert f"({ {'bf16': 'bfloat16', 'fp16': 'float16'}.get(precision, 'fp32') })" in logs[0]
     assert result.steps == 8 and result.history[-1]["loss"] < result.history[0]["loss"]
     assert all(p.dtype.is_floating_point and p.dtype != __import__("torch").bfloat16 for p in model.parameters())
