@@ -68,14 +68,15 @@ def main() -> None:
     rates = {}
     fixed = {"group_by_length": False, "fixed_length": 128}
     runs = {
-        "fixed 128, backbone recipe": TrainConfig(dropout=None, precision="fp32", **fixed),
+        "fixed 128, backbone recipe": TrainConfig(dropout=None, head_dropout=None, precision="fp32", **fixed),
         "fixed 128, project recipe": TrainConfig(**fixed),
         "dynamic, length-grouped": TrainConfig(),
     }
     for name, config in runs.items():
         config.epochs, config.batch_size = 1, args.batch_size
         torch.manual_seed(0)
-        model = PiiModel.from_backbone(resolve(args.backbone), DEFAULT, 3, dropout=config.dropout)
+        model = PiiModel.from_backbone(resolve(args.backbone), DEFAULT, 3, dropout=config.dropout,
+                                       head_dropout=config.head_dropout)
         precision = []
         start = time.perf_counter()
         train(model, windows, empty, {}, tokenizer.pad_token_id, config, log=precision.append)

@@ -121,7 +121,9 @@ class TrainingConfig(dg.Config):
     precision: Literal["auto", "bf16", "fp32"] = TrainConfig.precision
     """auto (bf16 on a GPU or an AMX CPU, else fp32), bf16 or fp32."""
     dropout: float | None = TrainConfig.dropout
-    """Dropout of the backbone and the heads (None: the backbone's own)."""
+    """Dropout inside the backbone (None: the backbone's own)."""
+    head_dropout: float | None = TrainConfig.head_dropout
+    """Dropout before the PII and coreference heads (None: the backbone's own)."""
     max_train_samples: int = 0
     """Use at most this many training samples (0: all), for quick runs."""
     macro_f1_floor: float = MACRO_F1_FLOOR
@@ -190,7 +192,8 @@ def trained_model(context: dg.AssetExecutionContext, config: TrainingConfig, sto
     train_config = config.train_config()
     torch.manual_seed(train_config.seed)  # the new heads' initialisation: same config, same model
     model = PiiModel.from_backbone(resolve(backbone.backbone), DEFAULT, n_coref,
-                                   dropout=train_config.dropout)
+                                   dropout=train_config.dropout,
+                                   head_dropout=train_config.head_dropout)
     result = train(model, train_windows, val_windows, val_gold, tokenizer.pad_token_id, train_config,
                    log=context.log.info)
     report = evaluate_windows(model, test_windows, test_gold, tokenizer.pad_token_id)

@@ -23,10 +23,11 @@ from pii_assets.training.metrics import Span, decode_iob2
 
 COREF_HEAD = "coref_head.safetensors"
 LABEL_MAPPINGS = "label_mappings.json"
-DROPOUT_KEYS = ("hidden_dropout_prob", "attention_probs_dropout_prob", "classifier_dropout",  # BERT-likes
+DROPOUT_KEYS = ("hidden_dropout_prob", "attention_probs_dropout_prob",  # BERT-likes
                 "dropout", "attention_dropout",  # DistilBERT
                 "embedding_dropout", "mlp_dropout")  # ModernBERT
-"""Config attributes that hold a dropout probability, across the usual encoder families."""
+"""Config attributes that hold a dropout probability of the encoder, across the usual families
+(``classifier_dropout``, where a family has it, is the PII head's)."""
 
 
 def coref_labels(n: int) -> dict[int, str]:
@@ -65,13 +66,15 @@ class PiiModel(nn.Module):
 
     @classmethod
     def from_backbone(cls, path_or_name: str, catalogue: Catalogue = DEFAULT, n_coref: int = 3,
-                      dropout: float | None = None) -> PiiModel:
+                      dropout: float | None = None, head_dropout: float | None = None) -> PiiModel:
         """A new model on a pre-trained backbone (new, randomly initialised heads).
 
-        ``dropout``: overrides every dropout of the backbone and the heads (None keeps the
-        backbone's, 0.1 for BERT-likes). At 0 PyTorch's fused attention kernel runs instead of
-        the unfused one that materialises the attention-dropout mask, and no random masks are
-        drawn: a MiniLM training step on a CPU is 2x faster (docs/benchmarks.md).
+        ``dropout`` overrides every dropout of the encoder, ``head_dropout`` the one on the last
+        hidden state before the PII and coreference heads (None keeps the backbone's, 0.1 for
+        BERT-likes; backbones without ``classifier_dropout`` use ``dropout`` for the PII head).
+        With no dropout in the encoder PyTorch's fused attention kernel runs instead of the unfused
+        one that materialises the attention-dropout mask, and no per-layer random masks are drawn:
+        a MiniLM training step on a CPU is 2x faster (docs/benchmarks.md).
         """
         from transformers import AutoConfig, AutoModelForTokenClassification
 
@@ -79,14 +82,15 @@ class PiiModel(nn.Module):
         config = AutoConfig.from_pretrained(
             path_or_name, num_labels=len(tags), id2label=dict(enumerate(tags)),
             label2id={t: i for i, t in enumerate(tags)})
-        if dropout is not None:
-            for name in DROPOUT_KEYS:
-                if hasattr(config, name):
-                    setattr(config, name, dropout)
+        overrides = {name: dropout for name in DROPOUT_KEYS if dropout is not None and hasattr(config, name)}
+        if head_dropout is not None and hasattr(config, "classifier_dropout"):
+            overrides["classifier_dropout"] = head_dropout
+        for name, value in overrides.items():
+            setattr(config, name, value)
         model = cls(AutoModelForTokenClassification.from_pretrained(path_or_name, config=config,
                                                                     ignore_mismatched_sizes=True), n_coref)
-        if dropout is not None:
-            model.dropout.p = dropout
+        if head_dropout is not None:
+            model.dropout.p = head_dropout
         return model
 
     def classifier_parameters(self) -> list[nn.Parameter]:

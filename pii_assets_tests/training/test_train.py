@@ -92,18 +92,21 @@ def test_viterbi_repairs_invalid_iob2_and_sensitivity_shifts_o():
     assert allowed[ids["B-CITY"], ids["I-CITY"]] and allowed[ids["I-CITY"], ids["B-ZIP"]]
 
 
-def test_dropout_override_reaches_the_backbone_and_the_heads(tiny_backbone):
+def test_dropout_overrides_reach_the_encoder_and_the_heads(tiny_backbone):
     from torch import nn
 
     own = PiiModel.from_backbone(tiny_backbone, DEFAULT, 3)
-    off = PiiModel.from_backbone(tiny_backbone, DEFAULT, 3, dropout=0.0)
+    model = PiiModel.from_backbone(tiny_backbone, DEFAULT, 3, dropout=0.0, head_dropout=0.2)
     assert own.token_model.config.attention_probs_dropout_prob > 0 and own.dropout.p > 0
-    assert off.token_model.config.attention_probs_dropout_prob == 0.0
-    assert off.token_model.config.hidden_dropout_prob == 0.0
-    assert all(m.p == 0.0 for m in off.modules() if isinstance(m, nn.Dropout))
-    assert [m.dropout_prob for m in off.modules() if hasattr(m, "dropout_prob")]  # SDPA attention
-    assert all(m.dropout_prob == 0.0 for m in off.modules() if hasattr(m, "dropout_prob"))
-    assert off.token_model.config.num_labels == len(DEFAULT.iob2_labels())
+    config = model.token_model.config
+    assert config.attention_probs_dropout_prob == 0.0 and config.hidden_dropout_prob == 0.0
+    assert config.classifier_dropout == 0.2
+    heads = {id(model.dropout), id(model.token_model.dropout)}  # before the coreference / PII head
+    assert all(m.p == 0.2 for m in model.modules() if id(m) in heads)
+    assert all(m.p == 0.0 for m in model.modules() if isinstance(m, nn.Dropout) and id(m) not in heads)
+    assert [m.dropout_prob for m in model.modules() if hasattr(m, "dropout_prob")]  # SDPA attention
+    assert all(m.dropout_prob == 0.0 for m in model.modules() if hasattr(m, "dropout_prob"))
+    assert config.num_labels == len(DEFAULT.iob2_labels())
 
 
 def test_precision_choice(monkeypatch):
@@ -132,7 +135,7 @@ def test_training_runs_in_each_precision(tiny_backbone, windows, precision, monk
     if precision == "fp16":  # what a GPU without bf16 gets: autocast fp16 + loss scaling
         monkeypatch.setattr(train_module, "device_and_dtype", lambda *a, **k: (torch.device("cpu"), torch.float16))
     tokenizer = load_tokenizer(tiny_backbone)
-    model = PiiModel.from_backbone(tiny_backbone, DEFAULT, 3, dropout=0.0)
+    model = PiiModel.from_backbone(tiny_backbone, DEFAULT, 3, dropout=0.0, head_dropout=0.1)
     sub = Windows(*(getattr(windows, f)[:32] for f in Windows.__dataclass_fields__))
     empty = Windows([], [], [], [], [], [])
     logs = []
