@@ -207,7 +207,8 @@ def trained_model(context: dg.AssetExecutionContext, config: TrainingConfig, sto
         "per_language": {l: p.as_dict() for l, p in report.per_language.items()},
         "training": {"history": result.history, "best_val_macro_f1": result.best_macro_f1,
                      "best_step": result.best_step, "steps": result.steps, "seconds": round(result.seconds, 1),
-                     "stopped_early": result.stopped_early, "config": train_config.to_json(),
+                     "stopped_early": result.stopped_early, "trained_on": result.trained_on,
+                     "config": train_config.to_json(),
                      "train_windows": len(train_windows), "train_samples": len(train_ids)},
     })
     store.publish(directory, release_dir(store, release) / "evaluation.json")
@@ -222,6 +223,7 @@ def trained_model(context: dg.AssetExecutionContext, config: TrainingConfig, sto
             "steps": result.steps,
             "training_seconds": round(result.seconds, 1),
             "stopped_early": result.stopped_early,
+            "trained_on": result.trained_on,
             "backbone": backbone.backbone,
             "curve": dg.MetadataValue.md(image_markdown(training_curve_png(result.history), "training curve")),
             **_report_tables(report),

@@ -138,7 +138,7 @@ has no counterpart for many of these labels, so its character-level scores are t
 ## Training
 
 {markdown_table(((k, training.get(k)) for k in ("train_samples", "train_windows", "steps", "best_val_macro_f1",
-                                               "stopped_early", "seconds")), ("", "value"))}
+                                               "stopped_early", "seconds", "trained_on")), ("", "value"))}
 
 Config: `{training.get("config")}`. Data manifest sha256 `{manifest['manifest_sha256']}`,
 git commit `{manifest.get('git_commit', 'unknown')}`.

@@ -158,6 +158,8 @@ class TrainResult:
     seconds: float = 0.0
     windows_per_second: float = 0.0
     stopped_early: bool = False
+    trained_on: str = ""
+    """Device and precision, e.g. ``cpu (bfloat16)``."""
 
 
 def train(model: PiiModel, train_windows: Windows, val_windows: Windows,
@@ -184,8 +186,9 @@ def train(model: PiiModel, train_windows: Windows, val_windows: Windows,
     result, best_state, bad_evals, seen = TrainResult(), None, 0, 0
     start, running = time.perf_counter(), []
     precision = str(autocast_dtype).removeprefix("torch.") if autocast_dtype else "fp32"
+    result.trained_on = f"{device.type} ({precision})"
     log(f"training {len(lengths)} windows, {config.epochs} epochs x {steps_per_epoch} steps "
-        f"on {device} ({precision})")
+        f"on {result.trained_on}")
     for epoch in range(config.epochs):
         model.train()
         if config.group_by_length:

@@ -39,6 +39,8 @@ def test_trained_model_loads_with_transformers_and_has_the_coref_head(built):
     evaluation = json.loads((storage.root / "releases/r1/evaluation.json").read_text())
     assert {"macro_f1", "micro_f1", "char_f2"} <= set(evaluation["summary"])
     assert evaluation["training"]["history"] and evaluation["training"]["steps"] > 0
+    assert evaluation["training"]["trained_on"] in ("cpu (fp32)", "cpu (bfloat16)")  # bf16 on AMX CPUs
+    assert evaluation["training"]["config"]["dropout"] == 0.0
 
 
 def test_trained_model_metadata_and_macro_f1_floor_check(built):
