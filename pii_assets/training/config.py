@@ -31,10 +31,10 @@ class TrainConfig:
     coref_weight: float = 0.3
     group_by_length: bool = True
     fixed_length: int | None = None
+    """Pad every batch to this many tokens instead (the baseline of the throughput benchmark)."""
     pad_to_multiple_of: int = 8
     """Dynamic padding rounds each batch up to a multiple of this: at most 32 distinct shapes of
     256-token windows, so oneDNN's per-shape kernel set-up (~40 ms in bf16) is paid rarely."""
-    """Pad every batch to this many tokens instead (the baseline of the throughput benchmark)."""
     seed: int = 0
     precision: str = "auto"
     """``auto``: bf16 autocast on a GPU, and on a CPU with AMX tiles (1.4x faster steps there);
