@@ -38,7 +38,7 @@ from pii_assets.training.backbone import load_tokenizer, resolve
 from pii_assets.training.model import PiiModel
 from pii_assets.training.tokens import Aligner, WindowConfig
 from pii_assets.training.config import TrainConfig
-from pii_assets.training.train import Windows, length_grouped_batches, train
+from pii_assets.training.train import Windows, collate, length_grouped_batches, train
 
 
 def subset(windows: Windows, n: int) -> Windows:
@@ -85,7 +85,7 @@ def main() -> None:
         print(f"{name:<28} {rates[name]:7.1f} windows/s  ({elapsed:.1f} s; {precision[0].rsplit('(', 1)[-1][:-1]})")
     grouped = length_grouped_batches(np.array(lengths), args.batch_size, np.random.default_rng(0))
     multiple = runs["dynamic, length-grouped"].pad_to_multiple_of
-    padded = sum(len(b) * -(-max(lengths[i] for i in b) // multiple) * multiple for b in grouped)
+    padded = sum(collate(windows, b, tokenizer.pad_token_id, multiple_of=multiple)[0].numel() for b in grouped)
     print(f"tokens computed: fixed {128 * len(lengths):,}, dynamic {padded:,} "
           f"(the most padding can save: {128 * len(lengths) / padded:.2f}x)")
     dynamic = rates["dynamic, length-grouped"]
