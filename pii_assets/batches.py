@@ -53,6 +53,9 @@ class BatchSpec:
     """Overrides of the catalogue's sampling weights (0 disables a label)."""
     no_pii_ratio: float = 0.10
     long_document_ratio: float = 0.10
+    short_ratio: float = 0.25
+    """Offline provider: share of one- or two-line texts (a chat message, a log line, a form line),
+    the length of most real inputs; the OpenAI provider asks for one short sentence as often."""
     source: str | None = None
     """``hf`` provider: a local directory/file or a Hub dataset repo id; ``size`` caps the samples."""
     source_revision: str | None = None
@@ -94,10 +97,13 @@ class BatchSpec:
                 check_mapping(self.label_mapping, catalogue)
             except ValueError as exc:
                 raise BatchSpecError(f"{where}: label_mapping: {exc}") from None
-        for name in ("no_pii_ratio", "long_document_ratio"):
+        ratios = ("no_pii_ratio", "long_document_ratio", "short_ratio")
+        for name in ratios:
             ratio = getattr(self, name)
             if not isinstance(ratio, (int, float)) or not 0 <= ratio <= 1:
                 raise BatchSpecError(f"{where}: {name} must be between 0 and 1")
+        if sum(getattr(self, name) for name in ratios) > 1:
+            raise BatchSpecError(f"{where}: {', '.join(ratios)} add up to more than 1")
         return self
 
     def to_json(self) -> dict[str, Any]:

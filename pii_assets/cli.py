@@ -75,7 +75,7 @@ def declare(args: argparse.Namespace) -> None:
         key=args.key, provider=args.provider, size=args.size, seed=args.seed,
         languages=tuple(x.strip() for x in args.languages.split(",") if x.strip()),
         label_weights=_parse_weights(args.label_weight or []),
-        no_pii_ratio=args.no_pii_ratio, long_document_ratio=args.long_document_ratio,
+        no_pii_ratio=args.no_pii_ratio, long_document_ratio=args.long_document_ratio, short_ratio=args.short_ratio,
         source=args.source, source_revision=args.source_revision, label_mapping=_parse_label_map(args.label_map or []),
     )
     new = declare_batch(_storage(args), spec)
@@ -408,6 +408,8 @@ def _spec_options(p: argparse.ArgumentParser) -> None:
                    help="override a label's sampling weight (0 disables it); repeatable")
     p.add_argument("--no-pii-ratio", type=float, default=defaults.no_pii_ratio)
     p.add_argument("--long-document-ratio", type=float, default=defaults.long_document_ratio)
+    p.add_argument("--short-ratio", type=float, default=defaults.short_ratio,
+                   help="offline provider: share of one- or two-line texts")
     p.add_argument("--source", help="provider hf: a local dataset (directory or file) or a Hub dataset repo id")
     p.add_argument("--source-revision", help="provider hf, Hub source: the tag, branch or commit to import")
     p.add_argument("--label-map", action="append", metavar="SOURCE=TARGET",

@@ -23,6 +23,7 @@ def test_valid_batch_keys(key):
     (BatchSpec("b", provider="gpt"), "unknown provider 'gpt'"),
     (BatchSpec("b", size=0), "size must be"),
     (BatchSpec("b", no_pii_ratio=1.5), "no_pii_ratio"),
+    (BatchSpec("b", no_pii_ratio=0.5, short_ratio=0.6), "add up to more than 1"),
     (BatchSpec("b", label_weights={"EMAIL": -1}), "weight of EMAIL"),
 ])
 def test_bad_specs_name_the_batch_and_the_reason(spec, message):

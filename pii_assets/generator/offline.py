@@ -1,7 +1,7 @@
 """The offline provider: multilingual PII samples from templates, no network, no API key.
 
 A sample is composed, not filled in: per sample the engine picks a language, a kind (ordinary
-genre text, long mostly-prose document, or text with no PII), a genre, a person, the labels to
+genre text, a short one- or two-line text, a long mostly-prose document, or text with no PII), a genre, a person, the labels to
 include (by sampling weight), then lines from the language module that carry those labels, plus
 coreference lines, filler prose and hard negatives, shuffles them and renders them while recording
 every span and every coreference mention with exact offsets. The output is deterministic in
@@ -24,7 +24,7 @@ from pii_assets.catalogue import DEFAULT, Catalogue
 from pii_assets.generator.locales import LOCALES
 from pii_assets.generator.values import LocaleValues, Person
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 PII_SLOTS = frozenset(DEFAULT.names)
 COMPOSITES = {"FULLNAME": ("FIRSTNAME", "SURNAME"), "ADDRESS": ("STREET", "BUILDINGNUM", "ZIP", "CITY")}
 OTHER_SLOTS = {"OTHER_FIRSTNAME": "FIRSTNAME", "OTHER_SURNAME": "SURNAME", "OTHER_FULLNAME": "FULLNAME"}
@@ -309,10 +309,13 @@ class OfflineGenerator:
         lang = self.languages[rng.choice(self.language_codes)]
         genre = rng.choice(lang.genres)
         r = rng.random()
-        if r < self.spec.no_pii_ratio or not self.label_names:
+        spec = self.spec
+        if r < spec.no_pii_ratio or not self.label_names:
             kind, blocks = "no_pii", self._compose_no_pii(rng, lang, genre)
-        elif r < self.spec.no_pii_ratio + self.spec.long_document_ratio:
+        elif r < spec.no_pii_ratio + spec.long_document_ratio:
             kind, blocks = "long", self._compose_long(rng, lang, genre)
+        elif r < spec.no_pii_ratio + spec.long_document_ratio + spec.short_ratio:
+            kind, blocks = "short", [self._body_lines(rng, lang, genre, rng.choice((1, 1, 2)))]
         else:
             kind, blocks = "pii", self._compose_genre(rng, lang, genre)
         person = lang.values.person(rng)

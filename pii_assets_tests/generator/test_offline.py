@@ -32,9 +32,12 @@ def test_all_labels_languages_and_genres_appear(batch):
     assert {s["meta"]["genre"] for s in batch} == set(GENRES)
 
 
-def test_density_no_pii_long_documents_and_hard_negatives(batch):
+def test_density_no_pii_short_and_long_documents_and_hard_negatives(batch):
     kinds = Counter(s["meta"]["kind"] for s in batch)
     assert 0.07 < kinds["no_pii"] / N < 0.13
+    assert 0.21 < kinds["short"] / N < 0.29
+    for s in (s for s in batch if s["meta"]["kind"] == "short"):
+        assert s["privacy_mask"] and len(s["meta"]["templates"]) <= 2 and len(s["text"]) < 400, s["text"]
     assert all(not s["privacy_mask"] for s in batch if s["meta"]["kind"] == "no_pii")
     pii = [s for s in batch if s["meta"]["kind"] != "no_pii"]
     assert sum(len(s["privacy_mask"]) for s in batch) / N >= 3
@@ -47,6 +50,13 @@ def test_density_no_pii_long_documents_and_hard_negatives(batch):
     with_negatives = sum(any("/neg/" in t for t in s["meta"]["templates"]) for s in batch)
     assert with_negatives > N * 0.25
     assert len(pii) > N * 0.85
+
+
+def test_kind_ratios_are_honoured():
+    spec = BatchSpec("ratios", size=400, seed=1, no_pii_ratio=0, long_document_ratio=0, short_ratio=1)
+    assert {s["meta"]["kind"] for s in OfflineGenerator(spec).generate()} == {"short"}
+    spec = BatchSpec("ratios", size=400, seed=1, short_ratio=0)
+    assert "short" not in {s["meta"]["kind"] for s in OfflineGenerator(spec).generate()}
 
 
 def test_coreference_clusters_link_names_pronouns_and_references(batch):
@@ -64,8 +74,9 @@ def test_coreference_clusters_link_names_pronouns_and_references(batch):
 
 
 def test_variety_compositions_casing_and_formats(batch):
-    compositions = Counter(tuple(s["meta"]["templates"]) for s in batch)
-    assert len(compositions) > 0.95 * N
+    composed = [s for s in batch if s["meta"]["kind"] != "short"]  # a short text is one or two lines
+    assert len({tuple(s["meta"]["templates"]) for s in composed}) > 0.95 * len(composed)
+    assert len({s["text"] for s in batch}) > 0.99 * N  # a few one-line form fields repeat ("Country: Italy")
     firsts = [sp["value"] for s in batch for sp in s["privacy_mask"] if sp["label"] == "FIRSTNAME"]
     assert any(v.isupper() for v in firsts) and any(v.islower() for v in firsts)
     starts = Counter(s["privacy_mask"][0]["start"] for s in batch if s["privacy_mask"])
