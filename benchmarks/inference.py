@@ -30,16 +30,16 @@ from pii_assets.generator.offline import OfflineGenerator  # noqa: E402
 from pii_assets.training.export import export_fp32, quantize  # noqa: E402
 from pii_assets.training.model import PiiModel  # noqa: E402
 from pii_assets.training.scoring import QUANTIZED_ONNX, OnnxScorer, TorchScorer, latency_ms  # noqa: E402
-from pii_assets.training.tokens import WindowConfig, window_tokenizer  # noqa: E402
+from pii_assets.training.tokens import WindowConfig, WindowTokenizer  # noqa: E402
 
 
 def windows_of_128(tokenizer_json: Path, n: int) -> np.ndarray:
-    tk = window_tokenizer(tokenizer_json, WindowConfig(128, 0))
     texts = [s["text"] for s in OfflineGenerator(BatchSpec("bench-infer", size=4 * n, seed=3)).generate()]
-    full = [w.ids for e in tk.encode_batch(texts) for w in (e, *e.overflowing) if len(w.ids) == 128]
-    if len(full) < n:
-        raise SystemExit(f"only {len(full)} full 128-token windows; lower --windows")
-    return np.array(full[:n], dtype=np.int64)
+    windows = WindowTokenizer(tokenizer_json, WindowConfig(128, 0))(texts)
+    starts = windows.bounds[:-1][windows.lengths == 128]
+    if len(starts) < n:
+        raise SystemExit(f"only {len(starts)} full 128-token windows; lower --windows")
+    return windows.ids[starts[:n, None] + np.arange(128)].astype(np.int64)
 
 
 def main() -> None:

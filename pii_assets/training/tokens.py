@@ -10,13 +10,14 @@ Alignment rules:
 - texts longer than the window are split into overlapping windows (``stride`` tokens of
   overlap), never truncated.
 
-The alignment is vectorised with numpy per window; the tokenizer is the backbone's Rust
-tokenizer, run on a batch of texts at once.
+The alignment is vectorised with numpy over a chunk of samples; the tokenizer is the backbone's
+Rust tokenizer, run on a chunk of texts at once while the previous chunk is aligned.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from itertools import chain
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,20 +45,90 @@ class WindowConfig:
                              "(need max_length >= 8 and 0 <= stride < max_length / 2)")
 
 
-def window_tokenizer(source: Any, config: WindowConfig):
-    """A private copy of a Rust tokenizer, windowed and unpadded.
+@dataclass(frozen=True)
+class TokenWindows:
+    """The windows of a batch of texts as flat token arrays; window w is tokens bounds[w]:bounds[w + 1]."""
+    text: np.ndarray
+    """Per window: the index of its text; a text's windows are consecutive."""
+    number: np.ndarray
+    """Per window: 0, 1, ... within its text."""
+    lengths: np.ndarray
+    """Per window: its number of tokens, special tokens included."""
+    ids: np.ndarray
+    starts: np.ndarray
+    """Per token: character offsets in its text (0, 0 for special tokens)."""
+    ends: np.ndarray
+    special: np.ndarray
+
+    @property
+    def bounds(self) -> np.ndarray:
+        return np.concatenate(([0], np.cumsum(self.lengths)))
+
+    def of_text(self, n_texts: int) -> np.ndarray:
+        """Window ranges per text: text i has windows first[i]:first[i + 1]."""
+        return np.searchsorted(self.text, np.arange(n_texts + 1))
+
+
+class WindowTokenizer:
+    """The backbone's Rust tokenizer, with texts split into overlapping windows by numpy.
+
+    Rust encodes each text whole; the windows are cut from the flat arrays as transformers'
+    overflowing tokens are (same windows, token for token): at most ``max_length`` tokens with
+    the special tokens around each window, the next window starting ``stride`` tokens before the
+    previous one ends. That is cheaper than letting Rust copy every overflowing window into its own
+    Encoding object.
 
     ``source``: a transformers fast tokenizer, or the path of a ``tokenizer.json``.
     """
-    from tokenizers import Tokenizer
 
-    if isinstance(source, (str, Path)):
-        tk = Tokenizer.from_file(str(source))
-    else:
-        tk = Tokenizer.from_str(source.backend_tokenizer.to_str())
-    tk.no_padding()
-    tk.enable_truncation(max_length=config.max_length, stride=config.stride)
-    return tk
+    def __init__(self, source: Any, config: WindowConfig):
+        from tokenizers import Tokenizer
+
+        if isinstance(source, (str, Path)):
+            tk = Tokenizer.from_file(str(source))
+        else:
+            tk = Tokenizer.from_str(source.backend_tokenizer.to_str())
+        tk.no_padding()
+        tk.no_truncation()
+        self.tokenizer, self.config = tk, config
+        mask = tk.encode("a").special_tokens_mask  # the post-processor's special tokens around a text
+        self.prefix = next(i for i, m in enumerate(mask) if not m)
+        self.suffix = len(mask) - 1 - max(i for i, m in enumerate(mask) if not m)
+        self.content = config.max_length - self.prefix - self.suffix
+        if self.content <= config.stride:
+            raise ValueError(f"invalid window: {config.max_length} tokens minus {self.prefix + self.suffix} "
+                             f"special tokens leave no room past a stride of {config.stride}")
+
+    def encode_batch(self, texts: list[str]) -> list:
+        """The Rust encodings of whole texts (runs on all cores, without the GIL)."""
+        return self.tokenizer.encode_batch(texts)
+
+    def __call__(self, texts: list[str]) -> TokenWindows:
+        return self.windows(self.encode_batch(texts))
+
+    def windows(self, encodings: list) -> TokenWindows:
+        lens = np.fromiter(map(len, encodings), np.int64, len(encodings))
+        total = int(lens.sum())
+        ids = np.fromiter(chain.from_iterable(e.ids for e in encodings), np.int32, total)
+        offsets = np.fromiter(chain.from_iterable(chain.from_iterable(e.offsets for e in encodings)),
+                              np.int64, 2 * total).reshape(-1, 2)
+        special = np.fromiter(chain.from_iterable(e.special_tokens_mask for e in encodings), bool, total)
+        first = np.cumsum(lens) - lens  # each text's first token in the flat arrays
+        content = lens - self.prefix - self.suffix
+        step = self.content - self.config.stride
+        count = 1 + np.maximum(0, -((self.content - content) // step))  # ceil((content - room) / step)
+        text = np.repeat(np.arange(len(encodings)), count)
+        number = np.arange(len(text)) - np.repeat(np.cumsum(count) - count, count)
+        content_start = number * step
+        lengths = np.minimum(self.content, content[text] - content_start) + self.prefix + self.suffix
+        # for every window token, its index in the flat arrays of whole texts
+        pos = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        from_end = np.repeat(lengths, lengths) - pos
+        src = np.repeat(first[text] + content_start, lengths) + pos
+        src = np.where(pos < self.prefix, src - np.repeat(content_start, lengths), src)
+        src = np.where(from_end <= self.suffix, np.repeat(first[text] + lens[text], lengths) - from_end, src)
+        return TokenWindows(text=text, number=number, lengths=lengths, ids=ids[src],
+                            starts=offsets[src, 0], ends=offsets[src, 1], special=special[src])
 
 
 def sample_group(sample: dict) -> str:
@@ -80,7 +151,7 @@ class Aligner:
                  config: WindowConfig = WindowConfig()):
         self.catalogue = catalogue
         self.config = config
-        self.tokenizer = window_tokenizer(hf_tokenizer, config)
+        self.tokenizer = WindowTokenizer(hf_tokenizer, config)
         label2id = catalogue.label2id()
         self.kind_of = {name: k for k, name in enumerate(catalogue.names)}
         self.b_ids = np.array([label2id[f"B-{n}"] for n in catalogue.names], dtype=np.int16)
@@ -91,41 +162,51 @@ class Aligner:
         """Index of the span each token overlaps most, -1 for none (spans sorted, disjoint)."""
         if not len(starts):
             return np.full(len(tok_s), -1, dtype=np.int64)
-        j = np.searchsorted(starts, tok_e, side="left") - 1
-        best = np.full(len(tok_s), -1, dtype=np.int64)
-        best_ov = np.zeros(len(tok_s), dtype=np.int64)
-        for cand in (j, j - 1):  # a token can straddle at most two disjoint spans that matter
-            c = np.clip(cand, 0, None)
-            ov = np.minimum(tok_e, ends[c]) - np.maximum(tok_s, starts[c])
-            ov[cand < 0] = 0
-            better = ov > best_ov
-            best[better] = cand[better]
-            best_ov[better] = ov[better]
+        j = np.searchsorted(starts, tok_e, side="left") - 1  # the last span starting before the token ends
+        c = np.clip(j, 0, None)
+        span_start = starts[c]
+        overlap = np.minimum(tok_e, ends[c]) - np.maximum(tok_s, span_start)
+        best = np.where((overlap > 0) & (j >= 0), j, -1)
+        # A token can also overlap span j - 1, only if it starts before span j does (rare: a value
+        # boundary inside a token); span j - 1 takes it if it overlaps strictly more.
+        (k,) = np.nonzero((j > 0) & (tok_s < span_start))
+        if len(k):
+            prev = j[k] - 1
+            prev_overlap = np.minimum(tok_e[k], ends[prev]) - np.maximum(tok_s[k], starts[prev])
+            wins = prev_overlap > np.maximum(overlap[k], 0)
+            best[k[wins]] = prev[wins]
         return best
 
     def encode(self, samples: list[dict]) -> pa.Table:
-        """The token table for ``samples``: one row per window, vectorised over the batch.
+        """The token table for ``samples``: one row per window."""
+        return self._table(samples, self.tokenizer.encode_batch([s["text"] for s in samples]))
+
+    def encode_chunks(self, chunks: Iterable[list[dict]]) -> Iterator[tuple[list[dict], pa.Table]]:
+        """``(chunk, encode(chunk))`` for each chunk, tokenizing the next chunk while this one is
+        aligned: the Rust tokenizer releases the GIL, so its threads and the numpy alignment share
+        the cores instead of taking turns."""
+        with ThreadPoolExecutor(1, thread_name_prefix="tokenize") as pool:
+            pending = None
+            for chunk in chunks:
+                future = pool.submit(self.tokenizer.encode_batch, [s["text"] for s in chunk])
+                if pending is not None:
+                    yield pending[0], self._table(pending[0], pending[1].result())
+                pending = chunk, future
+            if pending is not None:
+                yield pending[0], self._table(pending[0], pending[1].result())
+
+    def _table(self, samples: list[dict], encodings: list) -> pa.Table:
+        """One row per window, vectorised over the batch.
 
         Every sample's characters are placed on one global axis (sample i starts at base[i]),
         so spans, mentions and tokens of the whole batch are matched by one searchsorted.
         """
-        encodings = self.tokenizer.encode_batch([s["text"] for s in samples])
-        windows, win_sample, win_index = [], [], []
-        for i, encoding in enumerate(encodings):
-            for w, window in enumerate([encoding, *encoding.overflowing]):
-                windows.append(window)
-                win_sample.append(i)
-                win_index.append(w)
-        lengths = np.fromiter((len(w.ids) for w in windows), np.int64, len(windows))
-        total = int(lengths.sum())
-        ids = np.fromiter(chain.from_iterable(w.ids for w in windows), np.int32, total)
-        offsets = np.fromiter(chain.from_iterable(chain.from_iterable(w.offsets for w in windows)),
-                              np.int64, 2 * total).reshape(-1, 2)
-        special = np.fromiter(chain.from_iterable(w.special_tokens_mask for w in windows), bool, total)
+        tw = self.tokenizer.windows(encodings)
+        lengths, total, special = tw.lengths, len(tw.ids), tw.special
         text_lengths = np.fromiter((len(s["text"]) + 1 for s in samples), np.int64, len(samples))
         base = np.concatenate(([0], np.cumsum(text_lengths)[:-1]))
-        tok_base = np.repeat(base[np.array(win_sample, dtype=np.int64)], lengths)
-        tok_s, tok_e = offsets[:, 0] + tok_base, offsets[:, 1] + tok_base
+        tok_base = np.repeat(base[tw.text], lengths)
+        tok_s, tok_e = tw.starts + tok_base, tw.ends + tok_base
 
         spans = np.array([(s["start"] + b, s["end"] + b, self.kind_of[s["label"]])
                           for sample, b in zip(samples, base.tolist()) for s in sample["privacy_mask"]],
@@ -155,17 +236,21 @@ class Aligner:
         def lists(flat: np.ndarray, dtype: pa.DataType) -> pa.Array:
             return pa.ListArray.from_arrays(list_offsets, pa.array(flat, dtype))
 
-        rows = [samples[i] for i in win_sample]
+        sample_of_window = pa.array(tw.text)
+
+        def per_sample(values: list[str]) -> pa.Array:
+            return pa.array(values, pa.string()).take(sample_of_window)
+
         return pa.table({
-            "sample_id": pa.array([r["id"] for r in rows], pa.string()),
-            "window": pa.array(win_index, pa.int16()),
-            "language": pa.array([r["language"] for r in rows], pa.string()),
-            "group": pa.array([sample_group(r) for r in rows], pa.string()),
-            "input_ids": lists(ids, pa.int32()),
+            "sample_id": per_sample([s["id"] for s in samples]),
+            "window": pa.array(tw.number.astype(np.int16)),
+            "language": per_sample([s["language"] for s in samples]),
+            "group": per_sample([sample_group(s) for s in samples]),
+            "input_ids": lists(tw.ids, pa.int32()),
             "labels": lists(labels, pa.int16()),
             "coref": lists(coref, pa.int16()),
-            "token_start": lists(offsets[:, 0].astype(np.int32), pa.int32()),
-            "token_end": lists(offsets[:, 1].astype(np.int32), pa.int32()),
+            "token_start": lists(tw.starts.astype(np.int32), pa.int32()),
+            "token_end": lists(tw.ends.astype(np.int32), pa.int32()),
         }, schema=SCHEMA)
 
 
@@ -204,13 +289,12 @@ def _chunks(samples: Iterable[dict], size: int) -> Iterator[list[dict]]:
         yield chunk
 
 
-def write_tokens(samples: Iterable[dict], path: Path, aligner: Aligner, chunk_size: int = 2000) -> TokenStats:
+def write_tokens(samples: Iterable[dict], path: Path, aligner: Aligner, chunk_size: int = 1000) -> TokenStats:
     """Stream samples into a Parquet token table (one row group per chunk), atomically."""
     stats = TokenStats()
     label_counts = np.zeros(len(aligner.catalogue.iob2_labels()), dtype=np.int64)
     with atomic_writer(path, "wb") as fh, pq.ParquetWriter(fh, SCHEMA, compression="zstd") as writer:
-        for chunk in _chunks(samples, chunk_size):
-            table = aligner.encode(chunk)
+        for chunk, table in aligner.encode_chunks(_chunks(samples, chunk_size)):
             writer.write_table(table)
             stats.samples += len(chunk)
             stats.windows += table.num_rows

@@ -5,7 +5,7 @@ import pytest
 from pii_assets.catalogue import DEFAULT
 from pii_assets.samples import validate
 from pii_assets.training.backbone import BackboneError, load_tokenizer
-from pii_assets.training.tokens import IGNORE, Aligner, WindowConfig, sample_group, write_tokens
+from pii_assets.training.tokens import IGNORE, Aligner, WindowConfig, WindowTokenizer, sample_group, write_tokens
 
 TAGS = DEFAULT.iob2_labels()
 
@@ -131,11 +131,48 @@ def test_write_tokens_parquet_and_stats(aligner, corpus, tmp_path):
     assert set(np.unique(labels)) <= set(range(len(TAGS))) | {IGNORE}
 
 
+def test_write_tokens_is_the_chunk_by_chunk_table(aligner, corpus, tmp_path):
+    """Tokenizing the next chunk in a thread changes nothing: same rows, same order, as encode()."""
+    chunks = [corpus[:100], corpus[100:130], corpus[130:131]]
+    pipelined = list(aligner.encode_chunks(iter(chunks)))
+    assert [chunk for chunk, _ in pipelined] == chunks
+    assert all(table.equals(aligner.encode(chunk)) for chunk, (_, table) in zip(chunks, pipelined))
+    write_tokens(iter(corpus[:131]), tmp_path / "t.parquet", aligner, chunk_size=100)
+    assert pl.read_parquet(tmp_path / "t.parquet").equals(
+        pl.concat([pl.from_arrow(table) for _, table in pipelined]))
+    assert list(aligner.encode_chunks([])) == []
+
+
 def test_sample_group_keeps_near_duplicates_together(corpus):
     s = corpus[0]
     twin = {**s, "id": "x", "meta": {**s["meta"], "templates": list(reversed(s["meta"]["templates"]))}}
     assert sample_group(s) == sample_group(twin)
     assert sample_group({**s, "meta": {"group": "import:ai4privacy"}}) == "import:ai4privacy"
+
+
+@pytest.mark.parametrize("template", ["[CLS] $A [SEP]", "[CLS] $A", "$A [SEP] [SEP]", None])
+def test_windows_are_transformers_overflowing_windows(tiny_backbone, corpus, tmp_path, template):
+    """Cut by numpy from whole-text encodings, token for token what Rust's truncation with a stride
+    makes, whatever special tokens the post-processor puts around a text."""
+    from tokenizers import Tokenizer, processors
+
+    tk = Tokenizer.from_file(f"{tiny_backbone}/tokenizer.json")
+    specials = [(t, tk.token_to_id(t)) for t in ("[CLS]", "[SEP]")]
+    tk.post_processor = processors.TemplateProcessing(single=template, special_tokens=specials) if template else None
+    tk.save(str(tmp_path / "tokenizer.json"))
+    texts = ["", "a", "word " * 60, "word " * 61, "word " * 62, "x" * 3000, corpus[0]["text"] * 3]
+    for config in (WindowConfig(64, 16), WindowConfig(8, 2), WindowConfig(32, 0)):
+        windows = WindowTokenizer(tmp_path / "tokenizer.json", config)(texts)
+        tk.enable_truncation(max_length=config.max_length, stride=config.stride)
+        reference = [(t, w) for t, e in enumerate(tk.encode_batch(texts)) for w in (e, *e.overflowing)]
+        bounds = windows.bounds
+        assert len(reference) == len(windows.lengths)
+        for k, (text, w) in enumerate(reference):
+            tokens = slice(bounds[k], bounds[k + 1])
+            assert windows.text[k] == text and windows.ids[tokens].tolist() == w.ids
+            assert list(zip(windows.starts[tokens].tolist(), windows.ends[tokens].tolist())) == w.offsets
+            assert windows.special[tokens].tolist() == [bool(m) for m in w.special_tokens_mask]
+        assert windows.of_text(len(texts)).tolist() == [0, *np.cumsum(np.bincount(windows.text)).tolist()]
 
 
 def test_bad_backbone_and_window_are_clear_errors(tmp_path):
