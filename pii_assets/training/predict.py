@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 
 from pii_assets.training.model import merge_windows, tokens_to_spans, transition_mask, viterbi
-from pii_assets.training.scoring import load_scorer, pad_token_id
-from pii_assets.training.tokens import TokenWindows, WindowConfig, WindowTokenizer
+from pii_assets.training.scoring import load_scorer, pad_token_id, probabilities_by_length
+from pii_assets.training.tokens import WindowConfig, WindowTokenizer
 
 SENSITIVITY = {"high": 0.1, "medium": 0.25, "low": 0.5}
 
@@ -31,20 +31,6 @@ class Predictor:
         self.batch_size = batch_size
         self.pad_id = pad_token_id(model_dir)
 
-    def _probs(self, windows: TokenWindows) -> list[np.ndarray]:
-        """Label probabilities per window, scored in batches of ``batch_size`` windows."""
-        bounds, out = windows.bounds, []
-        for i in range(0, len(windows.lengths), self.batch_size):
-            lengths = windows.lengths[i:i + self.batch_size]
-            ids = np.full((len(lengths), lengths.max()), self.pad_id, dtype=np.int64)
-            mask = np.zeros(ids.shape, dtype=np.int64)
-            for row, n in enumerate(lengths):
-                ids[row, :n] = windows.ids[bounds[i + row]:bounds[i + row] + n]
-                mask[row, :n] = 1
-            probs = self.scorer.probabilities(ids, mask)
-            out += [probs[row, :n] for row, n in enumerate(lengths)]
-        return out
-
     def predict(self, texts: list[str], threshold: float = 0.5) -> list[list[dict[str, Any]]]:
         """``privacy_mask`` spans (value, label, start, end, score) for each text."""
         if not 0 < threshold < 1:
@@ -53,7 +39,10 @@ class Predictor:
             return []
         o_weight = threshold / (1 - threshold)  # 0.5 -> plain decoding; lower -> more PII
         windows = self.windows(texts)
-        probs, bounds, first = self._probs(windows), windows.bounds, windows.of_text(len(texts))
+        bounds, first = windows.bounds, windows.of_text(len(texts))
+        probs = probabilities_by_length(self.scorer, [windows.ids[bounds[w]:bounds[w + 1]]
+                                                      for w in range(len(windows.lengths))],
+                                        self.pad_id, self.batch_size)
         results: list[list[dict[str, Any]]] = []
         for i, text in enumerate(texts):
             merged_input = []

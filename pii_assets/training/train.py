@@ -20,7 +20,7 @@ from pii_assets.training.model import (
     PiiModel, device_and_dtype, merge_windows, tokens_to_spans, transition_mask, viterbi,
 )
 from pii_assets.training.config import TrainConfig
-from pii_assets.training.scoring import Scorer, TorchScorer
+from pii_assets.training.scoring import Scorer, TorchScorer, probabilities_by_length
 from pii_assets.training.tokens import IGNORE
 
 
@@ -89,15 +89,7 @@ def collate(windows: Windows, idx: np.ndarray, pad_id: int, fixed_length: int | 
 
 def window_probabilities(scorer: Scorer, windows: Windows, pad_id: int, batch_size: int = 32) -> list[np.ndarray]:
     """Per window: the scorer's (tokens x tags) probabilities, batched by length."""
-    out: list[np.ndarray] = [None] * len(windows)  # type: ignore[list-item]
-    order = np.argsort([len(x) for x in windows.input_ids], kind="stable")
-    for i in range(0, len(order), batch_size):
-        idx = order[i:i + batch_size]
-        input_ids, attention, _, _ = collate(windows, idx, pad_id)
-        probs = scorer.probabilities(input_ids.numpy(), attention.numpy())
-        for row, w in enumerate(idx):
-            out[w] = probs[row, :len(windows.input_ids[w])]
-    return out
+    return probabilities_by_length(scorer, windows.input_ids, pad_id, batch_size)
 
 
 def decode(windows: Windows, probabilities: list[np.ndarray], id2label: dict[int, str]):

@@ -42,6 +42,23 @@ def test_quantized_directory_has_the_contract_files_and_both_heads(model_dir, tm
     assert isinstance(load_scorer(tmp_path / "q"), OnnxScorer) and isinstance(load_scorer(model_dir), TorchScorer)
 
 
+def test_int8_scores_of_a_window_do_not_depend_on_its_batch(model_dir, tmp_path, test_set):
+    """Dynamic quantization scales activations per tensor: the int8 scorer runs each window alone."""
+    quantize(model_dir, tmp_path / "q")
+    scorer = load_scorer(tmp_path / "q")
+    assert scorer.window_by_window and not OnnxScorer(export_fp32(model_dir, tmp_path / "fp32")).window_by_window
+    windows, _ = test_set
+    n = [len(w) for w in windows.input_ids[:3]]
+    ids = np.zeros((3, max(n) + 5), dtype=np.int64)  # padded past the longest window too
+    mask = np.zeros_like(ids)
+    for row, w in enumerate(windows.input_ids[:3]):
+        ids[row, :n[row]], mask[row, :n[row]] = w, 1
+    batched = scorer.probabilities(ids, mask)
+    for row in range(3):
+        alone = scorer.probabilities(ids[row:row + 1, :n[row]], mask[row:row + 1, :n[row]])
+        assert np.array_equal(batched[row, :n[row]], alone[0])
+
+
 def test_fp32_export_matches_torch_and_attention_matmuls_stay_float(model_dir, tmp_path, test_set):
     windows, _ = test_set
     onnx_path = export_fp32(model_dir, tmp_path / "fp32")
