@@ -44,7 +44,7 @@ def open_instance(home):
 @pytest.fixture(scope="module")
 def batch_run(deployment):
     storage = LocalStorage(deployment["data"])
-    declare_batch(storage, BatchSpec(BATCH, size=40, seed=5, languages=("en", "de")))
+    declare_batch(storage, BatchSpec(BATCH, size=60, seed=5, languages=("en", "de")))  # covers all 24 labels
     with open_instance(deployment["home"]) as instance:
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
         instance.add_dynamic_partitions(batches.name, [BATCH])
