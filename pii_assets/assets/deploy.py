@@ -12,7 +12,7 @@ from pii_assets.resources import SigningResource, StorageResource
 from pii_assets.storage import atomic_writer, write_json
 from pii_assets.training.release import release_dir, release_samples, split_ids
 
-QUANTIZED_MODEL_VERSION = "2"
+QUANTIZED_MODEL_VERSION = "3"
 MAX_F1_DROP_POINTS = 0.5
 MIN_ARGMAX_AGREEMENT = 0.995
 SIGNATURE = "signature.json"
