@@ -92,8 +92,10 @@ class WindowTokenizer:
         tk.no_truncation()
         self.tokenizer, self.config = tk, config
         mask = tk.encode("a").special_tokens_mask  # the post-processor's special tokens around a text
-        self.prefix = next(i for i, m in enumerate(mask) if not m)
-        self.suffix = len(mask) - 1 - max(i for i, m in enumerate(mask) if not m)
+        text_tokens = [i for i, special in enumerate(mask) if not special]
+        if not text_tokens:
+            raise ValueError("the tokenizer turns the text 'a' into no token: cannot tell its special tokens apart")
+        self.prefix, self.suffix = text_tokens[0], len(mask) - 1 - text_tokens[-1]
         self.content = config.max_length - self.prefix - self.suffix
         if self.content <= config.stride:
             raise ValueError(f"invalid window: {config.max_length} tokens minus {self.prefix + self.suffix} "
@@ -107,6 +109,7 @@ class WindowTokenizer:
         return self.windows(self.encode_batch(texts))
 
     def windows(self, encodings: list) -> TokenWindows:
+        """The windows of ``encode_batch``'s encodings, in text order."""
         lens = np.fromiter(map(len, encodings), np.int64, len(encodings))
         total = int(lens.sum())
         ids = np.fromiter(chain.from_iterable(e.ids for e in encodings), np.int32, total)
