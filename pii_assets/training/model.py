@@ -185,12 +185,25 @@ def merge_windows(windows: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray, np
 
 def tokens_to_spans(tokens: list[tuple[int, int, int, float]], id2label: dict[int, str]
                     ) -> list[tuple[Span, float]]:
-    """Decoded spans with their score (mean probability of their tokens)."""
+    """Decoded spans with their score (mean probability of their labelled tokens).
+
+    Two spans of the same label inside one run of characters without whitespace (each token
+    touching the next) become one: a value is not split at its punctuation (``o02KN=qX_l!@rL5``,
+    ``Schmidt-Meyer``), which the pre-tokenizer makes separate tokens of.
+    """
     spans = decode_iob2((s, e, id2label[p]) for s, e, p, _ in tokens)
     starts = [s for s, _, _, _ in tokens]  # tokens are sorted by start
-    out = []
+    run = np.cumsum([i > 0 and s > tokens[i - 1][1] for i, (s, _, _, _) in enumerate(tokens)])
+    merged: list[list] = []  # [start, end, label, first token, last token]
     for start, end, label in spans:
-        first = bisect.bisect_left(starts, start)
-        probs = [prob for s, e, _, prob in tokens[first:bisect.bisect_right(starts, end)] if e <= end]
+        first, last = bisect.bisect_left(starts, start), bisect.bisect_left(starts, end) - 1
+        if merged and merged[-1][2] == label and run[merged[-1][4]] == run[first]:
+            merged[-1][1], merged[-1][4] = end, last
+        else:
+            merged.append([start, end, label, first, last])
+    out = []
+    for start, end, label, first, _ in merged:
+        probs = [prob for s, e, tag, prob in tokens[first:bisect.bisect_right(starts, end)]
+                 if e <= end and id2label[tag] != "O"]
         out.append(((start, end, label), float(np.mean(probs)) if probs else 0.0))
     return out

@@ -5,7 +5,7 @@ import pytest
 from pii_assets.catalogue import DEFAULT
 from pii_assets.training.backbone import load_tokenizer
 from pii_assets.training.metrics import evaluate, gold_spans
-from pii_assets.training.model import PiiModel, merge_windows
+from pii_assets.training.model import PiiModel, merge_windows, tokens_to_spans
 from pii_assets.training.tokens import Aligner, WindowConfig
 from pii_assets.training.config import TrainConfig
 from pii_assets.training.train import Windows, collate, length_grouped_batches, predicted_spans, train
@@ -54,6 +54,22 @@ def test_merge_windows_prefers_the_window_with_more_context():
     b = (np.array([5, 10, 15]), np.array([9, 14, 19]), np.array([0, 3, 0]), np.array([.6, .5, .4]))
     merged = merge_windows([a, b])
     assert [(s, p) for s, _, p, _ in merged] == [(0, 1), (5, 2), (10, 3), (15, 0)]
+
+
+def test_a_value_is_not_split_at_its_punctuation():
+    """Same-label spans in one whitespace-free run merge; across a space or another label they do not."""
+    label2id = DEFAULT.label2id()
+    text = "pw o02KN=qX_l!@rL5 and Anna Maria, Anna-Lena x5"
+    words = [(0, 2, "O"), (3, 8, "B-PASSWORD"), (8, 9, "O"), (9, 13, "B-PASSWORD"), (13, 14, "I-PASSWORD"),
+             (14, 18, "I-PASSWORD"), (19, 22, "O"), (23, 27, "B-FIRSTNAME"), (28, 33, "B-FIRSTNAME"),
+             (33, 34, "O"), (35, 39, "B-FIRSTNAME"), (39, 40, "B-FIRSTNAME"), (40, 44, "I-FIRSTNAME"),
+             (45, 46, "B-USERNAME"), (46, 47, "B-ZIP")]
+    tokens = [(s, e, label2id[tag], 0.9 if tag == "O" else 0.5) for s, e, tag in words]
+    spans = tokens_to_spans(tokens, DEFAULT.id2label())
+    assert [(text[s:e], label) for (s, e, label), _ in spans] == [
+        ("o02KN=qX_l!@rL5", "PASSWORD"), ("Anna", "FIRSTNAME"), ("Maria", "FIRSTNAME"),
+        ("Anna-Lena", "FIRSTNAME"), ("x", "USERNAME"), ("5", "ZIP")]
+    assert all(score == 0.5 for _, score in spans)  # the O token inside a merged value does not count
 
 
 def test_training_lowers_the_loss_and_restores_the_best_weights(tiny_backbone, windows, corpus):
