@@ -1,11 +1,12 @@
 """The offline provider: multilingual PII samples from templates, no network, no API key.
 
 A sample is composed, not filled in: per sample the engine picks a language, a kind (ordinary
-genre text, a short one- or two-line text, a long mostly-prose document, or text with no PII), a genre, a person, the labels to
-include (by sampling weight), then lines from the language module that carry those labels, plus
-coreference lines, filler prose and hard negatives, shuffles them and renders them while recording
-every span and every coreference mention with exact offsets. The output is deterministic in
-``(batch key, seed, index)`` and independent of how many samples are generated before it.
+genre text, a short one- or two-line text, a long mostly-prose document, or text with no PII), a
+genre, a person, the labels to include (by sampling weight), then lines from the language module
+that carry those labels, plus coreference lines, filler prose and hard negatives, shuffles them
+and renders them while recording every span and every coreference mention with exact offsets.
+The output is deterministic in ``(batch key, seed, index)`` and independent of how many samples
+are generated before it.
 """
 
 from __future__ import annotations

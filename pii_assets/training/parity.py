@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pii_assets.training.metrics import EntityReport, Span, evaluate
-from pii_assets.training.scoring import Scorer
+from pii_assets.training.scoring import Scorer, probabilities_by_length
 from pii_assets.training.tokens import IGNORE
-from pii_assets.training.train import Windows, decode, predicted_spans, window_probabilities
+from pii_assets.training.train import Windows, decode, predicted_spans
 
 
 @dataclass
@@ -62,8 +62,8 @@ def parity(reference: Scorer, candidate: Scorer, windows: Windows, gold: dict[st
     if reference.id2label != candidate.id2label:
         raise ValueError("the two models have different label maps; parity is meaningless")
     id2label = reference.id2label
-    ref_probs = window_probabilities(reference, windows, pad_id)
-    cand_probs = window_probabilities(candidate, windows, pad_id)
+    ref_probs = probabilities_by_length(reference, windows.input_ids, pad_id)
+    cand_probs = probabilities_by_length(candidate, windows.input_ids, pad_id)
     tokens = agreeing = 0
     for w, (a, b) in enumerate(zip(ref_probs, cand_probs)):
         real = windows.labels[w] != IGNORE

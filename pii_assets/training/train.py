@@ -87,11 +87,6 @@ def collate(windows: Windows, idx: np.ndarray, pad_id: int, fixed_length: int | 
             torch.from_numpy(coref))
 
 
-def window_probabilities(scorer: Scorer, windows: Windows, pad_id: int, batch_size: int = 32) -> list[np.ndarray]:
-    """Per window: the scorer's (tokens x tags) probabilities, batched by length."""
-    return probabilities_by_length(scorer, windows.input_ids, pad_id, batch_size)
-
-
 def decode(windows: Windows, probabilities: list[np.ndarray], id2label: dict[int, str]):
     """Per window: (IOB2-valid tag ids from Viterbi decoding, their probabilities), all tokens."""
     allowed = transition_mask(id2label)
@@ -105,7 +100,7 @@ def decode(windows: Windows, probabilities: list[np.ndarray], id2label: dict[int
 
 
 def predict(scorer: Scorer, windows: Windows, pad_id: int):
-    return decode(windows, window_probabilities(scorer, windows, pad_id), scorer.id2label)
+    return decode(windows, probabilities_by_length(scorer, windows.input_ids, pad_id), scorer.id2label)
 
 
 def predicted_spans(windows: Windows, predictions, id2label: dict[int, str]) -> dict[str, list[tuple[Span, float]]]:
