@@ -35,7 +35,8 @@ def _push(hub: HubResource, store: LocalStorage, field: str, folder: Path, repo_
                              **kwargs)
     except HubError as exc:
         raise dg.Failure(description=str(exc)) from None
-    log.info(f"pushed {len(result.files)} files to {result.url} (commit {result.commit[:12]}, tag {result.tag})")
+    deleted = f", deleted {len(result.deleted)} files it no longer has" if result.deleted else ""
+    log.info(f"pushed {len(result.files)} files to {result.url} (commit {result.commit[:12]}, tag {result.tag}{deleted})")
     return {"hub": f"pushed to {repo} (private={hub.private})", "hub_url": dg.MetadataValue.url(result.url),
             "hub_commit": result.commit}
 

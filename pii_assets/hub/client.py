@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
-from huggingface_hub import CommitOperationAdd, HfApi, constants, snapshot_download
+from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, constants, snapshot_download
 from huggingface_hub.errors import (EntryNotFoundError, HfHubHTTPError, LocalEntryNotFoundError,
                                     OfflineModeIsEnabled, RepositoryNotFoundError, RevisionNotFoundError)
 from huggingface_hub.hf_api import RepoSibling
@@ -47,6 +47,8 @@ class PushResult:
     tag: str | None
     files: list[str]
     """The paths this push wrote (in the repo), sorted."""
+    deleted: tuple[str, ...] = ()
+    """The repo's files this push deleted because the folder no longer has them, sorted."""
 
 
 _online_lock = threading.Lock()
@@ -118,6 +120,10 @@ def _hub_errors(repo_type: str, repo_id: str, token: str | None) -> Iterator[Non
         raise HubError(message.replace(token, "***") if token else message) from exc
 
 
+KEPT_REMOTE_FILES = {".gitattributes"}
+"""Files a push never deletes: the Hub creates .gitattributes (the LFS patterns) with the repo."""
+
+
 def _unchanged(operations: list[CommitOperationAdd], siblings: list[RepoSibling]) -> bool:
     """Whether the repo already holds every file as is.
 
@@ -149,8 +155,10 @@ def push_folder(folder: Path, repo_id: str, *, repo_type: str = "dataset", token
     repo is refused when ``private`` is True, so private data never lands in a public repo. An
     ``extra_files`` entry replaces the folder's file of the same path. Files equal to the repo's
     are skipped; if nothing changed, no commit is made and ``commit`` is the head. ``tag`` is
-    created on the commit, or moved there (deleted and re-created: not atomic). Files the repo has
-    but the folder no longer has are kept.
+    created on the commit, or moved there (deleted and re-created: not atomic). The push mirrors
+    the folder: files the repo has and this push does not write are deleted in the same commit
+    (except ``.gitattributes``), so a tag holds exactly what was pushed with it and a re-push never
+    leaves a previous release's files behind.
     """
     folder, extra_files = Path(folder), extra_files or {}
     if not folder.is_dir():
@@ -175,10 +183,15 @@ def push_folder(folder: Path, repo_id: str, *, repo_type: str = "dataset", token
         if private and not info.private:
             raise HubError(f"{repo_type} repo {repo_id!r} exists and is public; refusing to push with "
                            "private=True (make it private, or pass private=False)")
-        if _unchanged(operations, info.siblings or []):
+        siblings = info.siblings or []
+        pushed = {op.path_in_repo for op in operations}
+        stale = sorted(s.rfilename for s in siblings if s.rfilename not in pushed | KEPT_REMOTE_FILES)
+        if not stale and _unchanged(operations, siblings):
             commit = info.sha
         else:
-            commit = api.create_commit(repo_id, operations, commit_message=commit_message, repo_type=repo_type).oid
+            deletions = [CommitOperationDelete(path_in_repo=path) for path in stale]
+            commit = api.create_commit(repo_id, [*operations, *deletions], commit_message=commit_message,
+                                       repo_type=repo_type).oid
         if tag is not None:
             try:
                 api.create_tag(repo_id, tag=tag, revision=commit, repo_type=repo_type)
@@ -187,7 +200,7 @@ def push_folder(folder: Path, repo_id: str, *, repo_type: str = "dataset", token
                     raise
                 api.delete_tag(repo_id, tag=tag, repo_type=repo_type)
                 api.create_tag(repo_id, tag=tag, revision=commit, repo_type=repo_type)
-    return PushResult(repo_id, repo_type, str(url), commit, tag, sorted(op.path_in_repo for op in operations))
+    return PushResult(repo_id, repo_type, str(url), commit, tag, sorted(pushed), tuple(stale))
 
 
 def download(repo_id: str, *, repo_type: str = "dataset", token: str | None = None, endpoint: str | None = None,

@@ -98,6 +98,29 @@ def test_pushing_again_makes_a_new_commit_and_moves_the_tag(hub, folder):
     assert third.commit == second.commit and len(repo.commits) == 3
 
 
+def test_a_push_deletes_the_files_the_folder_no_longer_has_and_tags_keep_theirs(hub, folder):
+    first = push(hub, folder)
+    (folder / "weights.bin").unlink()
+    (folder / "data" / "train.jsonl").unlink()
+    (folder / "data" / "test.jsonl").write_text('{"text": "Ring Bo on 555-0199"}\n')
+
+    second = push(hub, folder, commit_message="Release r2", tag="r2")
+
+    repo = hub.repos[("dataset", REPO)]
+    assert second.deleted == ("data/train.jsonl", "weights.bin")
+    assert set(repo.head.files) == {*second.files, ".gitattributes"}
+    assert "weights.bin" not in repo.head.lfs
+    assert repo.tags == {"r1": first.commit, "r2": second.commit}
+    at_r1 = {c.sha: c for c in repo.commits}[first.commit]
+    assert "weights.bin" in at_r1.files and "data/train.jsonl" in at_r1.files
+    # only deletions are a change too
+    (folder / "notes.txt").unlink()
+    third = push(hub, folder, commit_message="Release r2 again", tag="r2")
+    assert third.deleted == ("notes.txt",) and third.commit != second.commit
+    assert "notes.txt" not in repo.head.files
+    assert push(hub, folder, commit_message="no change", tag="r2").commit == third.commit
+
+
 def test_download_gives_back_identical_files_and_loads_with_datasets(hub, folder, tmp_path):
     import datasets
 
