@@ -21,7 +21,7 @@ from pii_assets.training.release import (
     split_ids,
 )
 
-TRAINED_MODEL_VERSION = "3"
+TRAINED_MODEL_VERSION = "4"
 SAMPLES, TOKENS = "annotated_samples.jsonl", "training_tokens.parquet"
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 Span = tuple[int, int, str]  # start, end, label
 
@@ -115,9 +116,16 @@ def evaluate(examples: Iterable[tuple]) -> EntityReport:
     return report
 
 
-def gold_spans(samples: Iterable[dict]) -> dict[str, tuple[str, list[Span]]]:
-    """``{sample id: (language, [(start, end, label), ...])}`` from samples."""
-    return {s["id"]: (s["language"], [(x["start"], x["end"], x["label"]) for x in s["privacy_mask"]])
+class Gold(NamedTuple):
+    """A sample's text and gold spans: what predicted spans are scored against."""
+    language: str
+    text: str
+    spans: list[Span]
+
+
+def gold_spans(samples: Iterable[dict]) -> dict[str, Gold]:
+    """``{sample id: Gold}`` from samples."""
+    return {s["id"]: Gold(s["language"], s["text"], [(x["start"], x["end"], x["label"]) for x in s["privacy_mask"]])
             for s in samples}
 
 

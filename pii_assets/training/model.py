@@ -183,15 +183,25 @@ def merge_windows(windows: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray, np
     return [(s, e, pred, prob) for (s, e), (_, pred, prob) in sorted(best.items())]
 
 
-def tokens_to_spans(tokens: list[tuple[int, int, int, float]], id2label: dict[int, str]
+def tokens_to_spans(tokens: list[tuple[int, int, int, float]], id2label: dict[int, str], text: str
                     ) -> list[tuple[Span, float]]:
     """Decoded spans with their score (mean probability of their labelled tokens).
+
+    Words are whole: a token inside a run of letters and digits (touching the previous token,
+    with letters or digits on both sides of the seam) takes the tag of the word's first token, as
+    transformers' ``aggregation_strategy="first"`` does. The model sometimes tags ``Boude`` and
+    not ``##wijns``; a value never starts or ends inside a word, so the word decides.
 
     Two spans of the same label inside one run of characters without whitespace (each token
     touching the next) become one: a value is not split at its punctuation (``o02KN=qX_l!@rL5``,
     ``Schmidt-Meyer``), which the pre-tokenizer makes separate tokens of.
     """
-    spans = decode_iob2((s, e, id2label[p]) for s, e, p, _ in tokens)
+    tags = [id2label[p] for _, _, p, _ in tokens]
+    for i in range(1, len(tokens)):
+        seam = tokens[i][0]
+        if seam == tokens[i - 1][1] and text[seam - 1:seam].isalnum() and text[seam:seam + 1].isalnum():
+            tags[i] = "O" if tags[i - 1] == "O" else "I-" + tags[i - 1][2:]
+    spans = decode_iob2((s, e, tag) for (s, e, _, _), tag in zip(tokens, tags))
     starts = [s for s, _, _, _ in tokens]  # tokens are sorted by start
     run = np.cumsum([i > 0 and s > tokens[i - 1][1] for i, (s, _, _, _) in enumerate(tokens)])
     merged: list[list] = []  # [start, end, label, first token, last token]

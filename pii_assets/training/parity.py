@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pii_assets.training.metrics import EntityReport, Span, evaluate
+from pii_assets.training.metrics import EntityReport, Gold, Span, evaluate
 from pii_assets.training.scoring import Scorer, probabilities_by_length
 from pii_assets.training.tokens import IGNORE
 from pii_assets.training.train import Windows, decode, predicted_spans
@@ -56,9 +56,8 @@ class ParityReport:
                 "differing_spans": len(self.differing_spans)}
 
 
-def parity(reference: Scorer, candidate: Scorer, windows: Windows, gold: dict[str, tuple[str, list[Span]]],
-           pad_id: int, texts: dict[str, str] | None = None) -> ParityReport:
-    """Compare ``candidate`` with ``reference`` on ``windows`` (gold: sample id -> language, spans)."""
+def parity(reference: Scorer, candidate: Scorer, windows: Windows, gold: dict[str, Gold], pad_id: int) -> ParityReport:
+    """Compare ``candidate`` with ``reference`` on ``windows`` against ``gold`` (per sample id)."""
     if reference.id2label != candidate.id2label:
         raise ValueError("the two models have different label maps; parity is meaningless")
     id2label = reference.id2label
@@ -71,9 +70,10 @@ def parity(reference: Scorer, candidate: Scorer, windows: Windows, gold: dict[st
         agreeing += int((a[real].argmax(-1) == b[real].argmax(-1)).sum())
 
     def report(probs) -> tuple[EntityReport, dict[str, set[Span]]]:
-        spans = predicted_spans(windows, decode(windows, probs, id2label), id2label)
+        spans = predicted_spans(windows, decode(windows, probs, id2label), id2label,
+                                {sid: g.text for sid, g in gold.items()})
         found = {sid: {s for s, _ in spans.get(sid, [])} for sid in gold}
-        return evaluate((language, gold_spans, sorted(found[sid])) for sid, (language, gold_spans) in gold.items()), found
+        return evaluate((g.language, g.spans, sorted(found[sid])) for sid, g in gold.items()), found
 
     ref_report, ref_found = report(ref_probs)
     cand_report, cand_found = report(cand_probs)
@@ -82,9 +82,7 @@ def parity(reference: Scorer, candidate: Scorer, windows: Windows, gold: dict[st
         for span, model in sorted([(s, "reference only") for s in ref_found[sid] - cand_found[sid]]
                                   + [(s, "candidate only") for s in cand_found[sid] - ref_found[sid]]):
             start, end, label = span
-            entry = {"sample_id": sid, "start": start, "end": end, "label": label, "found_by": model}
-            if texts and sid in texts:
-                entry["value"] = texts[sid][start:end]
-            differing.append(entry)
+            differing.append({"sample_id": sid, "start": start, "end": end, "label": label,
+                              "value": gold[sid].text[start:end], "found_by": model})
     return ParityReport(tokens, agreeing, ref_report, cand_report, differing)
 

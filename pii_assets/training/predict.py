@@ -53,7 +53,7 @@ class Predictor:
                 tags = viterbi(window_probs, self.allowed, o_weight)
                 merged_input.append((windows.starts[tokens][keep], windows.ends[tokens][keep], tags,
                                      window_probs[np.arange(len(tags)), tags]))
-            spans = tokens_to_spans(merge_windows(merged_input), self.id2label) if text else []
+            spans = tokens_to_spans(merge_windows(merged_input), self.id2label, text) if text else []
             results.append([{"value": text[s:e], "label": label, "start": s, "end": e, "score": round(score, 4)}
                             for (s, e, label), score in spans])
         return results

@@ -15,7 +15,7 @@ import polars as pl
 import torch
 from torch import nn
 
-from pii_assets.training.metrics import EntityReport, Span, evaluate
+from pii_assets.training.metrics import EntityReport, Gold, Span, evaluate
 from pii_assets.training.model import (
     PiiModel, device_and_dtype, merge_windows, tokens_to_spans, transition_mask, viterbi,
 )
@@ -103,24 +103,25 @@ def predict(scorer: Scorer, windows: Windows, pad_id: int):
     return decode(windows, probabilities_by_length(scorer, windows.input_ids, pad_id), scorer.id2label)
 
 
-def predicted_spans(windows: Windows, predictions, id2label: dict[int, str]) -> dict[str, list[tuple[Span, float]]]:
-    """Merge window predictions per sample and decode them into scored character spans."""
+def predicted_spans(windows: Windows, predictions, id2label: dict[int, str], texts: dict[str, str]
+                    ) -> dict[str, list[tuple[Span, float]]]:
+    """Merge window predictions per sample and decode them into scored character spans (``texts``:
+    sample id -> text, for the word boundaries)."""
     per_sample: dict[str, list] = {}
     for w, (pred, prob) in enumerate(predictions):
         keep = windows.labels[w] != IGNORE  # drops special tokens (same positions as the input)
         per_sample.setdefault(windows.sample_id[w], []).append(
             (windows.token_start[w][keep], windows.token_end[w][keep], pred[keep], prob[keep]))
-    return {sid: tokens_to_spans(merge_windows(ws), id2label) for sid, ws in per_sample.items()}
+    return {sid: tokens_to_spans(merge_windows(ws), id2label, texts[sid]) for sid, ws in per_sample.items()}
 
 
-def evaluate_windows(scorer: Scorer | PiiModel, windows: Windows, gold: dict[str, tuple[str, list[Span]]],
-                     pad_id: int) -> EntityReport:
+def evaluate_windows(scorer: Scorer | PiiModel, windows: Windows, gold: dict[str, Gold], pad_id: int) -> EntityReport:
     """Strict entity-level report of a model on ``windows`` against gold spans per sample id."""
     if isinstance(scorer, PiiModel):
         scorer = TorchScorer(scorer)
-    spans = predicted_spans(windows, predict(scorer, windows, pad_id), scorer.id2label)
-    return evaluate((language, gold_spans, [s for s, _ in spans.get(sid, [])])
-                    for sid, (language, gold_spans) in gold.items())
+    spans = predicted_spans(windows, predict(scorer, windows, pad_id), scorer.id2label,
+                            {sid: g.text for sid, g in gold.items()})
+    return evaluate((g.language, g.spans, [s for s, _ in spans.get(sid, [])]) for sid, g in gold.items())
 
 
 def parameter_groups(model: PiiModel, config: TrainConfig) -> list[dict]:
@@ -150,7 +151,7 @@ class TrainResult:
 
 
 def train(model: PiiModel, train_windows: Windows, val_windows: Windows,
-          val_gold: dict[str, tuple[str, list[Span]]], pad_id: int, config: TrainConfig,
+          val_gold: dict[str, Gold], pad_id: int, config: TrainConfig,
           log: Callable[[str], None] = print) -> TrainResult:
     """Train in place; the model ends with the weights of the best validation macro F1."""
     from transformers import get_linear_schedule_with_warmup

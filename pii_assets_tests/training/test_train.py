@@ -43,9 +43,9 @@ def test_collate_pads_dynamically_or_to_a_fixed_length(windows):
 
 def test_gold_labels_through_the_prediction_path_score_perfectly(windows, corpus):
     oracle = [(np.where(l < 0, 0, l), np.ones(len(l))) for l in windows.labels]
-    spans = predicted_spans(windows, oracle, DEFAULT.id2label())
     gold = gold_spans(corpus[:240])
-    report = evaluate((lang, g, [s for s, _ in spans.get(sid, [])]) for sid, (lang, g) in gold.items())
+    spans = predicted_spans(windows, oracle, DEFAULT.id2label(), {sid: g.text for sid, g in gold.items()})
+    report = evaluate((g.language, g.spans, [s for s, _ in spans.get(sid, [])]) for sid, g in gold.items())
     assert report.micro.f1 > 0.99 and report.masking.f(2.0) > 0.99
 
 
@@ -59,17 +59,34 @@ def test_merge_windows_prefers_the_window_with_more_context():
 def test_a_value_is_not_split_at_its_punctuation():
     """Same-label spans in one whitespace-free run merge; across a space or another label they do not."""
     label2id = DEFAULT.label2id()
-    text = "pw o02KN=qX_l!@rL5 and Anna Maria, Anna-Lena x5"
+    text = "pw o02KN=qX_l!@rL5 and Anna Maria, Anna-Lena x=5"
     words = [(0, 2, "O"), (3, 8, "B-PASSWORD"), (8, 9, "O"), (9, 13, "B-PASSWORD"), (13, 14, "I-PASSWORD"),
              (14, 18, "I-PASSWORD"), (19, 22, "O"), (23, 27, "B-FIRSTNAME"), (28, 33, "B-FIRSTNAME"),
              (33, 34, "O"), (35, 39, "B-FIRSTNAME"), (39, 40, "B-FIRSTNAME"), (40, 44, "I-FIRSTNAME"),
-             (45, 46, "B-USERNAME"), (46, 47, "B-ZIP")]
+             (45, 46, "B-USERNAME"), (46, 47, "O"), (47, 48, "B-ZIP")]
     tokens = [(s, e, label2id[tag], 0.9 if tag == "O" else 0.5) for s, e, tag in words]
-    spans = tokens_to_spans(tokens, DEFAULT.id2label())
+    spans = tokens_to_spans(tokens, DEFAULT.id2label(), text)
     assert [(text[s:e], label) for (s, e, label), _ in spans] == [
         ("o02KN=qX_l!@rL5", "PASSWORD"), ("Anna", "FIRSTNAME"), ("Maria", "FIRSTNAME"),
         ("Anna-Lena", "FIRSTNAME"), ("x", "USERNAME"), ("5", "ZIP")]
     assert all(score == 0.5 for _, score in spans)  # the O token inside a merged value does not count
+
+
+def test_a_word_takes_the_tag_of_its_first_token():
+    """Subword tokens of one word (letters or digits on both sides of the seam) get its first
+    token's tag; a seam at punctuation or a space is a word boundary."""
+    label2id = DEFAULT.label2id()
+    text = "Teun Boudewijns; login hella.zahn via Mme Dupont4"
+    pieces = [(0, 4, "B-FIRSTNAME"), (5, 10, "B-SURNAME"), (10, 15, "O"), (15, 16, "O"), (17, 22, "O"),
+              (23, 28, "B-USERNAME"), (28, 29, "I-USERNAME"), (29, 31, "I-USERNAME"), (31, 33, "O"),
+              (34, 37, "O"), (38, 41, "O"), (42, 44, "O"), (44, 48, "B-SURNAME"), (48, 49, "I-SURNAME")]
+    assert "".join(text[s:e] for s, e, _ in pieces) == text.replace(" ", "")
+    tokens = [(s, e, label2id[tag], 0.9 if tag == "O" else 0.6) for s, e, tag in pieces]
+    spans = tokens_to_spans(tokens, DEFAULT.id2label(), text)
+    # "Dupont4": the word starts with an O token, so it is not a value (no span starts mid-word)
+    assert [(text[s:e], label) for (s, e, label), _ in spans] == [
+        ("Teun", "FIRSTNAME"), ("Boudewijns", "SURNAME"), ("hella.zahn", "USERNAME")]
+    assert [score for _, score in spans] == pytest.approx([0.6] * 3)  # only the tokens the model tagged count
 
 
 def test_training_lowers_the_loss_and_restores_the_best_weights(tiny_backbone, windows, corpus):
