@@ -54,6 +54,10 @@ class Windows:
                 if df is not None else cls([], [], [], [], [], []) for name, ids in splits.items()}
 
 
+PROGRESS_LINES_PER_EPOCH = 5
+"""Progress lines (step, recent loss, speed, time left) logged per epoch between evaluations."""
+
+
 def length_grouped_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator,
                            mega: int = 50) -> list[np.ndarray]:
     """Shuffled batches of similar length: sort within random mega-batches, shuffle batch order."""
@@ -171,6 +175,7 @@ def train(model: PiiModel, train_windows: Windows, val_windows: Windows,
     scaler = torch.amp.GradScaler(device.type, enabled=autocast_dtype == torch.float16)
     loss_fn = nn.CrossEntropyLoss(ignore_index=IGNORE)
     eval_every = max(1, steps_per_epoch // max(1, config.evals_per_epoch))
+    progress_every = max(1, steps_per_epoch // PROGRESS_LINES_PER_EPOCH)
     result, best_state, bad_evals, seen = TrainResult(), None, 0, 0
     start, running = time.perf_counter(), []
     precision = str(autocast_dtype).removeprefix("torch.") if autocast_dtype else "fp32"
@@ -202,6 +207,12 @@ def train(model: PiiModel, train_windows: Windows, val_windows: Windows,
             result.steps += 1
             seen += len(idx)
             running.append(loss.item())
+            if result.steps % progress_every == 0 and result.steps % eval_every and result.steps < total_steps:
+                elapsed = time.perf_counter() - start
+                left = elapsed / result.steps * (total_steps - result.steps)
+                log(f"step {result.steps}/{total_steps} epoch={result.steps / steps_per_epoch:.2f} "
+                    f"loss={np.mean(running[-progress_every:]):.4f} {seen / elapsed:.1f} windows/s, "
+                    f"~{left / 60:.1f} min to go")
             if result.steps % eval_every == 0 or result.steps == total_steps:
                 entry = {"step": result.steps, "epoch": round(result.steps / steps_per_epoch, 2),
                          "loss": round(float(np.mean(running)), 4), "lr": scheduler.get_last_lr()[0]}

@@ -104,6 +104,8 @@ def test_training_lowers_the_loss_and_restores_the_best_weights(tiny_backbone, w
                    log=logs.append)
     assert result.history[-1]["loss"] < result.history[0]["loss"] * 0.7
     assert any("val_macro_f1=" in line for line in logs)
+    progress = [line for line in logs if line.startswith("step ")]
+    assert progress and all("loss=" in line and "windows/s" in line and "min to go" in line for line in progress)
     assert result.best_step > 0 and result.windows_per_second > 0
 
 
