@@ -82,8 +82,12 @@ def main() -> None:
         model = PiiModel.from_backbone(resolve(args.backbone), DEFAULT, 3, dropout=config.dropout,
                                        head_dropout=config.head_dropout)
         logged = []  # (time, line): the start line, then one line at the end of each epoch
-        train(model, windows, empty, {}, tokenizer.pad_token_id, config,
-              log=lambda line: logged.append((time.perf_counter(), line)))
+
+        def record(line: str) -> None:
+            if not line.startswith("step "):  # not a progress line
+                logged.append((time.perf_counter(), line))
+
+        train(model, windows, empty, {}, tokenizer.pad_token_id, config, log=record)
         (start, first), (end_1, _), (end_2, _) = logged
         rates[name] = len(windows) / (end_2 - end_1)
         print(f"{name:<28} {rates[name]:10.1f} {len(windows) / (end_1 - start):11.1f}  "
