@@ -84,10 +84,27 @@ def main() -> None:
     print(f"synth_dataset_v2: {len(texts)} texts, {sum(map(len, gold))} counted spans, "
           f"{sum(map(len, ignored))} ignored (DATE_TIME, TITLE, NRP, IP_ADDRESS)")
     print(f"{'system':<22} {'char P':>7} {'char R':>7} {'char F2':>8} {'texts/s':>8}")
-    for name, predictions, seconds in (("trained model", ours, t_ours), ("presidio (vanilla)", theirs, t_theirs)):
+    systems = (("trained model", ours, t_ours), ("presidio (vanilla)", theirs, t_theirs))
+    for name, predictions, seconds in systems:
         report = evaluate(("en", g, p, ig) for g, p, ig in zip(gold, predictions, ignored))
         m = report.masking
         print(f"{name:<22} {m.precision:>7.3f} {m.recall:>7.3f} {m.f(2.0):>8.3f} {len(texts) / seconds:>8.1f}")
+    recalls = [recall_by_type(gold, predictions) for _, predictions, _ in systems]
+    print(f"\ncharacter recall by synth type   {'chars':>6} {'trained':>8} {'presidio':>9}")
+    for kind in sorted(recalls[0], key=lambda k: -recalls[0][k][1]):
+        print(f"{kind:<32} {recalls[0][kind][1]:>6} {recalls[0][kind][0]:>8.3f} {recalls[1][kind][0]:>9.3f}")
+
+
+def recall_by_type(gold: list[list[tuple]], predictions: list[list[tuple]]) -> dict[str, tuple[float, int]]:
+    """Per gold entity type: the share of its characters inside any predicted span, and its size."""
+    hit: dict[str, int] = {}
+    total: dict[str, int] = {}
+    for spans, predicted in zip(gold, predictions):
+        covered = {i for start, end, _ in predicted for i in range(start, end)}
+        for start, end, kind in spans:
+            total[kind] = total.get(kind, 0) + end - start
+            hit[kind] = hit.get(kind, 0) + sum(i in covered for i in range(start, end))
+    return {kind: (hit[kind] / total[kind], total[kind]) for kind in total}
 
 
 if __name__ == "__main__":
