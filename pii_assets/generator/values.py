@@ -78,13 +78,14 @@ def brand_company(rng: random.Random, legal_forms: list[str]) -> str:
     return f"{name} {rng.choice(legal_forms)}" if legal_forms and rng.random() < 0.3 else name
 
 
-@functools.lru_cache(maxsize=4)
-def foreign_names(seed: int) -> dict[str, tuple[dict[str, list[str]], list[str]]]:
-    """Per Faker locale of FOREIGN_NAME_LOCALES: ({gender: first names}, surnames), 100 of each."""
+@functools.cache
+def foreign_names() -> dict[str, tuple[dict[str, list[str]], list[str]]]:
+    """Per Faker locale of FOREIGN_NAME_LOCALES: ({gender: first names}, surnames), up to 100 of
+    each; fixed word lists, built once per process (~0.3 s), the samples' seeds pick from them."""
     out = {}
     for code in FOREIGN_NAME_LOCALES:
         faker = Faker(code)
-        faker.seed_instance(seed)
+        faker.seed_instance(0)
         out[code] = ({"female": sorted({faker.first_name_female() for _ in range(100)}),
                       "male": sorted({faker.first_name_male() for _ in range(100)})},
                      sorted({faker.last_name() for _ in range(100)}))
@@ -159,7 +160,7 @@ class LocaleValues:
         companies = pool("company")
         self.companies = sorted(set(companies) | {brand_company(brands, legal_forms) for _ in
                                                   range(round(len(companies) * BRAND_SHARE / (1 - BRAND_SHARE)))})
-        self.foreign = [names for code, names in foreign_names(seed).items() if code != locale.faker]
+        self.foreign = [names for code, names in foreign_names().items() if code != locale.faker]
         self.domains = pool("domain_name", 200)
         self.free_mail = pool("free_email_domain", 100)
         from pii_assets import validators
