@@ -25,7 +25,7 @@ from pii_assets.catalogue import DEFAULT, Catalogue
 from pii_assets.generator.locales import LOCALES
 from pii_assets.generator.values import LocaleValues, Person
 
-GENERATOR_VERSION = "3"
+GENERATOR_VERSION = "2"
 PII_SLOTS = frozenset(DEFAULT.names)
 COMPOSITES = {"FULLNAME": ("FIRSTNAME", "SURNAME"), "ADDRESS": ("STREET", "BUILDINGNUM", "ZIP", "CITY")}
 OTHER_SLOTS = {"OTHER_FIRSTNAME": "FIRSTNAME", "OTHER_SURNAME": "SURNAME", "OTHER_FULLNAME": "FULLNAME"}

@@ -10,7 +10,6 @@ check that for every label and language.
 
 from __future__ import annotations
 
-import functools
 import random
 import string
 import unicodedata
@@ -38,55 +37,6 @@ POOL_SIZE = 600
 REFERENCE_YEAR = 2025
 DIGITS = string.digits
 UPPER = string.ascii_uppercase
-
-
-FOREIGN_NAME_SHARE = 0.15
-"""People named from another country's pool: records in every language hold names of every origin
-(a German ticket about Kaja Zięcik, an English one about Csanád Gere). With names from the
-sample's own locale only, the model learned what a German or a French name looks like and missed
-the rest (Presidio's synth_dataset_v2: Hungarian, Icelandic, Azerbaijani names in English text)."""
-FOREIGN_NAME_LOCALES = ("en_US", "en_IN", "tr_TR", "pl_PL", "hu_HU", "cs_CZ", "hr_HR", "ro_RO",
-                        "sv_SE", "da_DK", "fi_FI", "pt_BR")
-BRAND_SHARE = 0.3
-"""Company names that are brands (``Bluepath``, ``Rapid Cycle Solutions``, ``Helix Analytics AB``)
-rather than Faker's surname-based ``Keudel Bähr KG``: with those alone the model took a company
-for surnames plus a legal form and missed 60% of synth_dataset_v2's organisation characters."""
-_BRAND_WORDS = ("Blue", "North", "Bright", "Rapid", "Golden", "Silver", "Open", "Clear", "Prime", "Nova",
-                "Green", "Summit", "Apex", "Iron", "Pixel", "Cloud", "Data", "Quantum", "River", "Cedar",
-                "Orbit", "Vertex", "Harbor", "Signal", "Atlas", "Lumen", "Maple", "Falcon", "Crystal", "Urban")
-_BRAND_NOUNS = ("Cycle", "Helix", "Path", "Stone", "Bridge", "Field", "Wave", "Leaf", "Point", "Forge",
-                "Grid", "Peak", "Line", "Works", "Spring", "Gate", "Scope", "Mind", "Flow", "Nest")
-_SECTORS = ("Solutions", "Technologies", "Systems", "Labs", "Partners", "Analytics", "Research", "Logistics",
-            "Consulting", "Media", "Bioscience", "Group", "Holdings", "Software", "Health", "Energy",
-            "Foods", "Capital", "Networks", "Robotics", "Studios", "Pharma", "Mobility", "Data Resources")
-
-
-def brand_company(rng: random.Random, legal_forms: list[str]) -> str:
-    """A made-up brand-style company name, sometimes with one of the locale's legal forms."""
-    r = rng.random()
-    if r < 0.25:
-        name = rng.choice(_BRAND_WORDS) + rng.choice(_BRAND_NOUNS).lower()
-    elif r < 0.5:
-        name = f"{rng.choice(_BRAND_WORDS)} {rng.choice(_BRAND_NOUNS)} {rng.choice(_SECTORS)}"
-    elif r < 0.7:
-        name = f"{rng.choice(_BRAND_NOUNS)} {rng.choice(_SECTORS)}"
-    else:
-        name = f"{rng.choice(_BRAND_WORDS)}{rng.choice(_BRAND_NOUNS).lower()} {rng.choice(_SECTORS)}"
-    return f"{name} {rng.choice(legal_forms)}" if legal_forms and rng.random() < 0.3 else name
-
-
-@functools.cache
-def foreign_names() -> dict[str, tuple[dict[str, list[str]], list[str]]]:
-    """Per Faker locale of FOREIGN_NAME_LOCALES: ({gender: first names}, surnames), up to 100 of
-    each; fixed word lists, built once per process (~0.3 s), the samples' seeds pick from them."""
-    out = {}
-    for code in FOREIGN_NAME_LOCALES:
-        faker = Faker(code)
-        faker.seed_instance(0)
-        out[code] = ({"female": sorted({faker.first_name_female() for _ in range(100)}),
-                      "male": sorted({faker.first_name_male() for _ in range(100)})},
-                     sorted({faker.last_name() for _ in range(100)}))
-    return out
 
 
 def _digits(rng: random.Random, n: int) -> str:
@@ -152,12 +102,7 @@ class LocaleValues:
         self.streets = pool("street_name")
         self.cities = pool("city")
         self.states = pool("administrative_unit", 200)
-        legal_forms = pool("company_suffix", 50)
-        brands = random.Random(seed)
-        companies = pool("company")
-        self.companies = sorted(set(companies) | {brand_company(brands, legal_forms) for _ in
-                                                  range(round(len(companies) * BRAND_SHARE / (1 - BRAND_SHARE)))})
-        self.foreign = [names for code, names in foreign_names().items() if code != locale.faker]
+        self.companies = pool("company")
         self.domains = pool("domain_name", 200)
         self.free_mail = pool("free_email_domain", 100)
         from pii_assets import validators
@@ -174,10 +119,7 @@ class LocaleValues:
         birth = date(1940, 1, 1) + timedelta(days=rng.randrange(365 * 66))
         r = rng.random()
         casing = "upper_surname" if r < 0.06 else "upper" if r < 0.09 else "lower" if r < 0.13 else "normal"
-        first, last = self.first, self.last
-        if rng.random() < FOREIGN_NAME_SHARE:
-            first, last = rng.choice(self.foreign)
-        return Person(gender, rng.choice(first[gender]), rng.choice(last), birth, casing)
+        return Person(gender, rng.choice(self.first[gender]), rng.choice(self.last), birth, casing)
 
     def format_date(self, rng: random.Random, d: date) -> str:
         fmt = rng.choice(self.locale.date_formats)
