@@ -22,7 +22,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
@@ -47,7 +47,7 @@ class PushResult:
     tag: str | None
     files: list[str]
     """The paths this push wrote (in the repo), sorted."""
-    deleted: tuple[str, ...] = ()
+    deleted: list[str] = field(default_factory=list)
     """The repo's files this push deleted because the folder no longer has them, sorted."""
 
 
@@ -200,7 +200,7 @@ def push_folder(folder: Path, repo_id: str, *, repo_type: str = "dataset", token
                     raise
                 api.delete_tag(repo_id, tag=tag, repo_type=repo_type)
                 api.create_tag(repo_id, tag=tag, revision=commit, repo_type=repo_type)
-    return PushResult(repo_id, repo_type, str(url), commit, tag, sorted(pushed), tuple(stale))
+    return PushResult(repo_id, repo_type, str(url), commit, tag, sorted(pushed), stale)
 
 
 def download(repo_id: str, *, repo_type: str = "dataset", token: str | None = None, endpoint: str | None = None,

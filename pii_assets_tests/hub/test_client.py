@@ -107,7 +107,7 @@ def test_a_push_deletes_the_files_the_folder_no_longer_has_and_tags_keep_theirs(
     second = push(hub, folder, commit_message="Release r2", tag="r2")
 
     repo = hub.repos[("dataset", REPO)]
-    assert second.deleted == ("data/train.jsonl", "weights.bin")
+    assert second.deleted == ["data/train.jsonl", "weights.bin"]
     assert set(repo.head.files) == {*second.files, ".gitattributes"}
     assert "weights.bin" not in repo.head.lfs
     assert repo.tags == {"r1": first.commit, "r2": second.commit}
@@ -116,7 +116,7 @@ def test_a_push_deletes_the_files_the_folder_no_longer_has_and_tags_keep_theirs(
     # only deletions are a change too
     (folder / "notes.txt").unlink()
     third = push(hub, folder, commit_message="Release r2 again", tag="r2")
-    assert third.deleted == ("notes.txt",) and third.commit != second.commit
+    assert third.deleted == ["notes.txt"] and third.commit != second.commit
     assert "notes.txt" not in repo.head.files
     assert push(hub, folder, commit_message="no change", tag="r2").commit == third.commit
 
