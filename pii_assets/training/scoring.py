@@ -23,6 +23,18 @@ class Scorer(Protocol):
         """(batch, tokens, tags) softmax probabilities for int64 (batch, tokens) inputs."""
 
 
+def pad(rows: list[np.ndarray], length: int, value: int) -> tuple[np.ndarray, np.ndarray]:
+    """``rows`` as one int64 (len(rows), length) array, padded on the right with ``value`` (a row
+    longer than ``length`` is cut), and the mask of the real positions."""
+    out = np.full((len(rows), length), value, dtype=np.int64)
+    mask = np.zeros((len(rows), length), dtype=np.int64)
+    for i, row in enumerate(rows):
+        k = min(len(row), length)
+        out[i, :k] = row[:k]
+        mask[i, :k] = 1
+    return out, mask
+
+
 def softmax(logits: np.ndarray) -> np.ndarray:
     z = logits - logits.max(axis=-1, keepdims=True)
     e = np.exp(z)
@@ -104,11 +116,7 @@ def probabilities_by_length(scorer: Scorer, windows: list[np.ndarray], pad_id: i
     order = np.argsort([len(w) for w in windows], kind="stable")
     for i in range(0, len(order), batch_size):
         batch = order[i:i + batch_size]
-        ids = np.full((len(batch), max(len(windows[w]) for w in batch)), pad_id, dtype=np.int64)
-        mask = np.zeros(ids.shape, dtype=np.int64)
-        for row, w in enumerate(batch):
-            ids[row, :len(windows[w])] = windows[w]
-            mask[row, :len(windows[w])] = 1
+        ids, mask = pad([windows[w] for w in batch], max(len(windows[w]) for w in batch), pad_id)
         probs = scorer.probabilities(ids, mask)
         for row, w in enumerate(batch):
             out[w] = probs[row, :len(windows[w])]

@@ -20,7 +20,7 @@ from pii_assets.training.model import (
     PiiModel, device_and_dtype, merge_windows, tokens_to_spans, transition_mask, viterbi,
 )
 from pii_assets.training.config import TrainConfig
-from pii_assets.training.scoring import Scorer, TorchScorer, probabilities_by_length
+from pii_assets.training.scoring import Scorer, TorchScorer, pad, probabilities_by_length
 from pii_assets.training.tokens import IGNORE
 
 
@@ -76,17 +76,9 @@ def collate(windows: Windows, idx: np.ndarray, pad_id: int, fixed_length: int | 
     """Padded tensors of windows ``idx``: to ``fixed_length``, or to the longest window rounded up
     to a multiple of ``multiple_of`` (fewer distinct shapes for the CPU kernels to prepare)."""
     length = fixed_length or -(-max(len(windows.input_ids[i]) for i in idx) // multiple_of) * multiple_of
-    n = len(idx)
-    input_ids = np.full((n, length), pad_id, dtype=np.int64)
-    attention = np.zeros((n, length), dtype=np.int64)
-    labels = np.full((n, length), IGNORE, dtype=np.int64)
-    coref = np.full((n, length), IGNORE, dtype=np.int64)
-    for row, i in enumerate(idx):
-        k = min(len(windows.input_ids[i]), length)
-        input_ids[row, :k] = windows.input_ids[i][:k]
-        attention[row, :k] = 1
-        labels[row, :k] = windows.labels[i][:k]
-        coref[row, :k] = windows.coref[i][:k]
+    input_ids, attention = pad([windows.input_ids[i] for i in idx], length, pad_id)
+    labels, _ = pad([windows.labels[i] for i in idx], length, IGNORE)
+    coref, _ = pad([windows.coref[i] for i in idx], length, IGNORE)
     return (torch.from_numpy(input_ids), torch.from_numpy(attention), torch.from_numpy(labels),
             torch.from_numpy(coref))
 
