@@ -3,6 +3,7 @@ strict entity-level macro F1 of the validation split. Plain PyTorch, no Dagster.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import time
@@ -17,7 +18,7 @@ from torch import nn
 
 from pii_assets.training.metrics import EntityReport, Gold, Span, evaluate
 from pii_assets.training.model import (
-    PiiModel, device_and_dtype, merge_windows, tokens_to_spans, transition_mask, viterbi,
+    Fp32Attention, PiiModel, device_and_dtype, merge_windows, tokens_to_spans, transition_mask, viterbi,
 )
 from pii_assets.training.config import TrainConfig
 from pii_assets.training.scoring import Scorer, TorchScorer, pad, probabilities_by_length
@@ -158,6 +159,8 @@ def train(model: PiiModel, train_windows: Windows, val_windows: Windows,
     rng = np.random.default_rng(config.seed)
     device, autocast_dtype = device_and_dtype(config.precision, cpu_bf16=True)
     model.to(device)
+    # bf16 attention backward is slow on a CPU (see Fp32Attention)
+    cpu_bf16 = device.type == "cpu" and autocast_dtype == torch.bfloat16
     lengths = np.array([len(x) for x in train_windows.input_ids])
     steps_per_epoch = math.ceil(len(lengths) / config.batch_size)
     total_steps = steps_per_epoch * config.epochs
@@ -184,7 +187,8 @@ def train(model: PiiModel, train_windows: Windows, val_windows: Windows,
         for idx in batches:
             input_ids, attention, labels, coref = (t.to(device) for t in collate(
                 train_windows, idx, pad_id, config.fixed_length, config.pad_to_multiple_of))
-            with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
+            with (torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None),
+                  Fp32Attention() if cpu_bf16 else contextlib.nullcontext()):
                 pii_logits, coref_logits = model(input_ids, attention)
             loss = loss_fn(pii_logits.float().flatten(0, 1), labels.flatten())
             if config.coref_weight:

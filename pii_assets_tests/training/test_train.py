@@ -161,6 +161,34 @@ def test_precision_choice(monkeypatch):
         device_and_dtype("fp8")
 
 
+def test_bf16_attention_is_computed_in_fp32_and_returned_in_bf16():
+    import torch
+    from torch.overrides import TorchFunctionMode
+
+    from pii_assets.training.model import Fp32Attention
+
+    sdpa = torch.nn.functional.scaled_dot_product_attention
+    seen = []
+
+    class Spy(TorchFunctionMode):  # below Fp32Attention: sees the call it makes
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            if func is sdpa:
+                seen.append([a.dtype for a in (*args, *(kwargs or {}).values()) if isinstance(a, torch.Tensor)])
+            return func(*args, **(kwargs or {}))
+
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(2, 4, 16, 8, dtype=torch.bfloat16, requires_grad=True) for _ in range(3))
+    mask = torch.zeros(2, 1, 16, 16, dtype=torch.bfloat16)
+    mask[..., 12:] = float("-inf")  # padding
+    with torch.autocast("cpu", dtype=torch.bfloat16), Spy(), Fp32Attention():
+        out = sdpa(q, k, v, attn_mask=mask)
+    assert seen == [[torch.float32] * 4]
+    assert out.dtype == torch.bfloat16
+    assert torch.equal(out, sdpa(q.float(), k.float(), v.float(), attn_mask=mask.float()).bfloat16())
+    out.float().sum().backward()
+    assert q.grad.dtype == torch.bfloat16 and q.grad.abs().sum() > 0
+
+
 @pytest.mark.parametrize("precision", ["fp32", "bf16", "fp16"])
 def test_training_runs_in_each_precision(tiny_backbone, windows, precision, monkeypatch):
     import torch
