@@ -69,10 +69,8 @@ def parity(reference: Scorer, candidate: Scorer, windows: Windows, gold: dict[st
         tokens += int(real.sum())
         agreeing += int((a[real].argmax(-1) == b[real].argmax(-1)).sum())
 
-    texts = {sid: g.text for sid, g in gold.items()}
-
     def report(probs) -> tuple[EntityReport, dict[str, set[Span]]]:
-        spans = predicted_spans(windows, decode(windows, probs, id2label), id2label, texts)
+        spans = predicted_spans(windows, decode(windows, probs, id2label), id2label, gold)
         found = {sid: {s for s, _ in spans.get(sid, [])} for sid in gold}
         return evaluate((g.language, g.spans, sorted(found[sid])) for sid, g in gold.items()), found
 

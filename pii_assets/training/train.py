@@ -100,24 +100,23 @@ def predict(scorer: Scorer, windows: Windows, pad_id: int):
     return decode(windows, probabilities_by_length(scorer, windows.input_ids, pad_id), scorer.id2label)
 
 
-def predicted_spans(windows: Windows, predictions, id2label: dict[int, str], texts: dict[str, str]
+def predicted_spans(windows: Windows, predictions, id2label: dict[int, str], gold: dict[str, Gold]
                     ) -> dict[str, list[tuple[Span, float]]]:
-    """Merge window predictions per sample and decode them into scored character spans (``texts``:
-    sample id -> text, for the word boundaries)."""
+    """Merge window predictions per sample and decode them into scored character spans (``gold``
+    gives each sample's text, for the word boundaries)."""
     per_sample: dict[str, list] = {}
     for w, (pred, prob) in enumerate(predictions):
         keep = windows.labels[w] != IGNORE  # drops special tokens (same positions as the input)
         per_sample.setdefault(windows.sample_id[w], []).append(
             (windows.token_start[w][keep], windows.token_end[w][keep], pred[keep], prob[keep]))
-    return {sid: tokens_to_spans(merge_windows(ws), id2label, texts[sid]) for sid, ws in per_sample.items()}
+    return {sid: tokens_to_spans(merge_windows(ws), id2label, gold[sid].text) for sid, ws in per_sample.items()}
 
 
 def evaluate_windows(scorer: Scorer | PiiModel, windows: Windows, gold: dict[str, Gold], pad_id: int) -> EntityReport:
     """Strict entity-level report of a model on ``windows`` against gold spans per sample id."""
     if isinstance(scorer, PiiModel):
         scorer = TorchScorer(scorer)
-    spans = predicted_spans(windows, predict(scorer, windows, pad_id), scorer.id2label,
-                            {sid: g.text for sid, g in gold.items()})
+    spans = predicted_spans(windows, predict(scorer, windows, pad_id), scorer.id2label, gold)
     return evaluate((g.language, g.spans, [s for s, _ in spans.get(sid, [])]) for sid, g in gold.items())
 
 

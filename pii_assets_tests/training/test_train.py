@@ -44,7 +44,7 @@ def test_collate_pads_dynamically_or_to_a_fixed_length(windows):
 def test_gold_labels_through_the_prediction_path_score_perfectly(windows, corpus):
     oracle = [(np.where(l < 0, 0, l), np.ones(len(l))) for l in windows.labels]
     gold = gold_spans(corpus[:240])
-    spans = predicted_spans(windows, oracle, DEFAULT.id2label(), {sid: g.text for sid, g in gold.items()})
+    spans = predicted_spans(windows, oracle, DEFAULT.id2label(), gold)
     report = evaluate((g.language, g.spans, [s for s, _ in spans.get(sid, [])]) for sid, g in gold.items())
     assert report.micro.f1 > 0.99 and report.masking.f(2.0) > 0.99
 
