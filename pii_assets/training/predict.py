@@ -3,6 +3,7 @@
 Tags come from Viterbi decoding under IOB2 constraints (I-X only after B-X/I-X). The threshold
 sets the sensitivity by re-weighting ``O`` by t / (1 - t) before decoding: 0.5 is plain decoding,
 lower thresholds tag more text as PII. Presets: high = 0.1, medium = 0.25, low = 0.5.
+A span's score is the mean probability of its label over its tokens (``Decoder``).
 """
 
 from __future__ import annotations
@@ -10,9 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
-from pii_assets.training.model import merge_windows, tokens_to_spans, transition_mask, viterbi
+from pii_assets.training.model import Decoder, merge_windows, tokens_to_spans
 from pii_assets.training.scoring import load_scorer, pad_token_id, probabilities_by_length
 from pii_assets.training.tokens import WindowConfig, WindowTokenizer
 
@@ -26,7 +26,7 @@ class Predictor:
         model_dir = Path(model_dir)
         self.scorer = load_scorer(model_dir)
         self.id2label = self.scorer.id2label
-        self.allowed = transition_mask(self.id2label)
+        self.decoder = Decoder(self.id2label)
         self.windows = WindowTokenizer(model_dir / "tokenizer.json", window)
         self.batch_size = batch_size
         self.pad_id = pad_token_id(model_dir)
@@ -49,10 +49,8 @@ class Predictor:
             for w in range(first[i], first[i + 1]):
                 tokens = slice(bounds[w], bounds[w + 1])
                 keep = ~windows.special[tokens]
-                window_probs = probs[w][keep]
-                tags = viterbi(window_probs, self.allowed, o_weight)
-                merged_input.append((windows.starts[tokens][keep], windows.ends[tokens][keep], tags,
-                                     window_probs[np.arange(len(tags)), tags]))
+                tags, scores = self.decoder(probs[w][keep], o_weight)
+                merged_input.append((windows.starts[tokens][keep], windows.ends[tokens][keep], tags, scores))
             spans = tokens_to_spans(merge_windows(merged_input), self.id2label, text) if text else []
             results.append([{"value": text[s:e], "label": label, "start": s, "end": e, "score": round(score, 4)}
                             for (s, e, label), score in spans])

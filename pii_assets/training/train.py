@@ -18,7 +18,7 @@ from torch import nn
 
 from pii_assets.training.metrics import EntityReport, Gold, Span, evaluate
 from pii_assets.training.model import (
-    Fp32Attention, PiiModel, device_and_dtype, merge_windows, tokens_to_spans, transition_mask, viterbi,
+    Decoder, Fp32Attention, PiiModel, device_and_dtype, merge_windows, tokens_to_spans,
 )
 from pii_assets.training.config import TrainConfig
 from pii_assets.training.scoring import Scorer, TorchScorer, pad, probabilities_by_length
@@ -85,14 +85,15 @@ def collate(windows: Windows, idx: np.ndarray, pad_id: int, fixed_length: int | 
 
 
 def decode(windows: Windows, probabilities: list[np.ndarray], id2label: dict[int, str]):
-    """Per window: (IOB2-valid tag ids from Viterbi decoding, their probabilities), all tokens."""
-    allowed = transition_mask(id2label)
+    """Per window: (IOB2-valid tag ids, their scores) from ``Decoder``, all tokens (special
+    tokens: O, 0)."""
+    decoder = Decoder(id2label)
     out = []
     for w, probs in enumerate(probabilities):
         real = windows.labels[w] != IGNORE  # not a special token
-        tags = np.zeros(len(probs), dtype=np.int64)
-        tags[real] = viterbi(probs[real], allowed)
-        out.append((tags, probs[np.arange(len(probs)), tags]))
+        tags, scores = np.zeros(len(probs), dtype=np.int64), np.zeros(len(probs))
+        tags[real], scores[real] = decoder(probs[real])
+        out.append((tags, scores))
     return out
 
 

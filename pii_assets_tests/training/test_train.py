@@ -127,6 +127,23 @@ def test_viterbi_repairs_invalid_iob2_and_sensitivity_shifts_o():
     assert allowed[ids["B-CITY"], ids["I-CITY"]] and allowed[ids["I-CITY"], ids["B-ZIP"]]
 
 
+def test_decoder_scores_a_token_by_its_label_not_its_b_or_i_tag():
+    from pii_assets.training.model import Decoder
+
+    id2label = DEFAULT.id2label()
+    ids = {v: k for k, v in id2label.items()}
+    probs = np.full((3, len(id2label)), 1e-4)
+    probs[0, 0] = 0.9                                                  # O
+    probs[1, ids["I-DATEOFBIRTH"]], probs[1, ids["B-DATEOFBIRTH"]] = 0.8, 0.15  # sure of the label
+    probs[2, ids["B-CITY"]], probs[2, ids["I-CITY"]], probs[2, 0] = 0.5, 0.1, 0.4
+    probs /= probs.sum(axis=1, keepdims=True)
+    tags, scores = Decoder(id2label)(probs)
+    assert [id2label[t] for t in tags] == ["O", "B-DATEOFBIRTH", "B-CITY"]  # I- may not follow O
+    expected = [probs[0, 0], probs[1, ids["B-DATEOFBIRTH"]] + probs[1, ids["I-DATEOFBIRTH"]],
+                probs[2, ids["B-CITY"]] + probs[2, ids["I-CITY"]]]
+    np.testing.assert_allclose(scores, expected)
+    assert scores[1] > 0.9
+
 def test_dropout_overrides_reach_the_encoder_and_the_heads(tiny_backbone):
     from torch import nn
 
