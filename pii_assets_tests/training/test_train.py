@@ -56,19 +56,24 @@ def test_merge_windows_prefers_the_window_with_more_context():
     assert [(s, p) for s, _, p, _ in merged] == [(0, 1), (5, 2), (10, 3), (15, 0)]
 
 
-def test_a_value_is_not_split_at_its_punctuation():
-    """Same-label spans in one whitespace-free run merge; across a space or another label they do not."""
+def test_a_value_is_not_split_at_its_punctuation_or_its_spaces():
+    """Same-label spans merge inside one whitespace-free run and across spaces; across a comma,
+    a line break or another label they do not."""
     label2id = DEFAULT.label2id()
-    text = "pw o02KN=qX_l!@rL5 and Anna Maria, Anna-Lena x=5"
-    words = [(0, 2, "O"), (3, 8, "B-PASSWORD"), (8, 9, "O"), (9, 13, "B-PASSWORD"), (13, 14, "I-PASSWORD"),
-             (14, 18, "I-PASSWORD"), (19, 22, "O"), (23, 27, "B-FIRSTNAME"), (28, 33, "B-FIRSTNAME"),
-             (33, 34, "O"), (35, 39, "B-FIRSTNAME"), (39, 40, "B-FIRSTNAME"), (40, 44, "I-FIRSTNAME"),
-             (45, 46, "B-USERNAME"), (46, 47, "O"), (47, 48, "B-ZIP")]
-    tokens = [(s, e, label2id[tag], 0.9 if tag == "O" else 0.5) for s, e, tag in words]
+    pieces = [("pw", "O"), (" ", ""), ("o02KN", "B-PASSWORD"), ("=", "O"), ("qX_l", "B-PASSWORD"),
+              ("!@", "I-PASSWORD"), ("rL5", "I-PASSWORD"), (" ", ""), ("and", "O"), (" ", ""),
+              ("Anna", "B-FIRSTNAME"), ("  ", ""), ("Maria", "B-FIRSTNAME"), (",", "O"), (" ", ""),
+              ("Anna", "B-FIRSTNAME"), ("-", "B-FIRSTNAME"), ("Lena", "I-FIRSTNAME"), ("\n", ""),
+              ("Jo", "B-FIRSTNAME"), (" ", ""), ("x", "B-USERNAME"), ("=", "O"), ("5", "B-ZIP")]
+    text, tokens = "", []
+    for piece, tag in pieces:
+        if tag:
+            tokens.append((len(text), len(text) + len(piece), label2id[tag], 0.9 if tag == "O" else 0.5))
+        text += piece
     spans = tokens_to_spans(tokens, DEFAULT.id2label(), text)
     assert [(text[s:e], label) for (s, e, label), _ in spans] == [
-        ("o02KN=qX_l!@rL5", "PASSWORD"), ("Anna", "FIRSTNAME"), ("Maria", "FIRSTNAME"),
-        ("Anna-Lena", "FIRSTNAME"), ("x", "USERNAME"), ("5", "ZIP")]
+        ("o02KN=qX_l!@rL5", "PASSWORD"), ("Anna  Maria", "FIRSTNAME"), ("Anna-Lena", "FIRSTNAME"),
+        ("Jo", "FIRSTNAME"), ("x", "USERNAME"), ("5", "ZIP")]
     assert all(score == 0.5 for _, score in spans)  # the O token inside a merged value does not count
 
 
