@@ -229,6 +229,18 @@ def merge_windows(windows: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray, np
     return [(s, e, pred, prob) for (s, e), (_, pred, prob) in sorted(best.items())]
 
 
+NO_TRAILING_PUNCTUATION = frozenset({"EMAIL", "URL"})
+"""Labels whose values never end in sentence punctuation, a quote or an unbalanced ``)``:
+``mail me at a@b.it.`` ends the sentence, not the address (GitHub's autolinks use the same rule).
+No gold e-mail or URL in the demo data ends in one."""
+
+
+def _strip_trailing_punctuation(value: str) -> str:
+    while value and (value[-1] in "?!.,:;'\"" or value[-1] == ")" and value.count("(") < value.count(")")):
+        value = value[:-1]
+    return value
+
+
 def _only_spaces(gap: str) -> bool:
     return gap.isspace() and "\n" not in gap
 
@@ -268,6 +280,8 @@ def tokens_to_spans(tokens: list[tuple[int, int, int, float]], id2label: dict[in
             merged.append([start, end, label, first, last])
     out = []
     for start, end, label, first, _ in merged:
+        if label in NO_TRAILING_PUNCTUATION:
+            end = start + len(_strip_trailing_punctuation(text[start:end]))
         probs = [prob for s, e, tag, prob in tokens[first:bisect.bisect_right(starts, end)]
                  if e <= end and id2label[tag] != "O"]
         out.append(((start, end, label), float(np.mean(probs)) if probs else 0.0))

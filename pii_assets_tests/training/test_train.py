@@ -77,6 +77,20 @@ def test_a_value_is_not_split_at_its_punctuation_or_its_spaces():
     assert all(score == 0.5 for _, score in spans)  # the O token inside a merged value does not count
 
 
+def test_e_mails_and_urls_do_not_end_in_sentence_punctuation():
+    label2id = DEFAULT.label2id()
+    pieces = [("mail", "O"), (" ", ""), ("a@b", "B-EMAIL"), (".", "I-EMAIL"), ("it", "I-EMAIL"), (".", "I-EMAIL"),
+              (" ", ""), ("see", "O"), (" ", ""), ("https://x.org/a_(b)", "B-URL"), (" ", ""), ("(", "O"),
+              ("https://x.org/c", "B-URL"), ("),", "I-URL"), (" ", ""), ("ok", "O")]
+    text, tokens = "", []
+    for piece, tag in pieces:
+        if tag:
+            tokens.append((len(text), len(text) + len(piece), label2id[tag], 0.9))
+        text += piece
+    spans = tokens_to_spans(tokens, DEFAULT.id2label(), text)
+    assert [text[s:e] for (s, e, _), _ in spans] == ["a@b.it", "https://x.org/a_(b)", "https://x.org/c"]
+
+
 def test_a_word_takes_the_tag_of_its_first_token():
     """Subword tokens of one word (letters or digits on both sides of the seam) get its first
     token's tag; a seam at punctuation or a space is a word boundary."""
