@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -241,6 +242,21 @@ def _strip_trailing_punctuation(value: str) -> str:
     return value
 
 
+IDENTIFIERS = frozenset({"USERNAME", "EMAIL", "URL", "PASSWORD"})
+"""Labels whose values are written without spaces: their span covers the whole identifier it
+touches, letters and digits joined by ``.``, ``_`` or ``-`` (``monja.kallert``, never ``monja.``
+or ``kallert`` alone)."""
+_IDENTIFIER_TAIL = re.compile(r"(?:[._-]*[^\W_]+)*")
+
+
+def _identifier(text: str, start: int, end: int) -> tuple[int, int]:
+    """``start, end`` widened to the identifier around them (see ``IDENTIFIERS``)."""
+    while start and (text[start - 1].isalnum()
+                     or text[start - 1] in "._-" and start > 1 and text[start - 2].isalnum()):
+        start -= 1
+    return start, _IDENTIFIER_TAIL.match(text, end).end()
+
+
 def _only_spaces(gap: str) -> bool:
     return gap.isspace() and "\n" not in gap
 
@@ -261,6 +277,9 @@ def tokens_to_spans(tokens: list[tuple[int, int, int, float]], id2label: dict[in
     ``Deutschland``), where the model sometimes starts the tag again. Two values of one label
     separated by nothing but spaces do not occur in the demo data (1 of 10,084 spans follows one
     of its label across whitespace, and that across a blank line).
+
+    Last, a span of a label written without spaces covers its whole identifier (``IDENTIFIERS``)
+    and an e-mail or URL drops trailing sentence punctuation (``NO_TRAILING_PUNCTUATION``).
     """
     tags = [id2label[p] for _, _, p, _ in tokens]
     for i in range(1, len(tokens)):
@@ -278,10 +297,18 @@ def tokens_to_spans(tokens: list[tuple[int, int, int, float]], id2label: dict[in
             merged[-1][1], merged[-1][4] = end, last
         else:
             merged.append([start, end, label, first, last])
-    out = []
-    for start, end, label, first, _ in merged:
+    out: list[tuple[Span, float]] = []
+    for start, end, label, _, _ in merged:
+        if label in IDENTIFIERS:
+            start, end = _identifier(text, start, end)
         if label in NO_TRAILING_PUNCTUATION:
             end = start + len(_strip_trailing_punctuation(text[start:end]))
+        if out and start < out[-1][0][1]:  # overlaps the identifier before it
+            if label not in IDENTIFIERS:
+                continue
+            while out and start < out[-1][0][1]:
+                out.pop()
+        first = bisect.bisect_left(starts, start)
         probs = [prob for s, e, tag, prob in tokens[first:bisect.bisect_right(starts, end)]
                  if e <= end and id2label[tag] != "O"]
         out.append(((start, end, label), float(np.mean(probs)) if probs else 0.0))

@@ -91,6 +91,25 @@ def test_e_mails_and_urls_do_not_end_in_sentence_punctuation():
     assert [text[s:e] for (s, e, _), _ in spans] == ["a@b.it", "https://x.org/a_(b)", "https://x.org/c"]
 
 
+def test_a_username_covers_its_whole_identifier():
+    """A span of a label written without spaces widens over letters and digits joined by . _ -,
+    and swallows what the model tagged inside it."""
+    label2id = DEFAULT.label2id()
+    pieces = [("von", "O"), (" ", ""), ("monja", "B-USERNAME"), (".", "I-USERNAME"), ("kallert", "O"),
+              (":", "O"), (" ", ""), ("piergiorgio", "B-USERNAME"), (".", "O"), ("fornaciari", "B-FIRSTNAME"),
+              (" ", ""), ("lidija", "B-FIRSTNAME"), (".", "B-USERNAME"), ("kreusel", "I-USERNAME"), (".", "O"),
+              (" ", ""), ("Anna", "B-FIRSTNAME"), (".", "O")]
+    text, tokens = "", []
+    for piece, tag in pieces:
+        if tag:
+            tokens.append((len(text), len(text) + len(piece), label2id[tag], 0.9))
+        text += piece
+    spans = tokens_to_spans(tokens, DEFAULT.id2label(), text)
+    assert [(text[s:e], label) for (s, e, label), _ in spans] == [
+        ("monja.kallert", "USERNAME"), ("piergiorgio.fornaciari", "USERNAME"), ("lidija.kreusel", "USERNAME"),
+        ("Anna", "FIRSTNAME")]
+
+
 def test_a_word_takes_the_tag_of_its_first_token():
     """Subword tokens of one word (letters or digits on both sides of the seam) get its first
     token's tag; a seam at punctuation or a space is a word boundary."""
