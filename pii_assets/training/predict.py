@@ -11,7 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-
 from pii_assets.training.model import Decoder, merge_windows, tokens_to_spans
 from pii_assets.training.scoring import load_scorer, pad_token_id, probabilities_by_length
 from pii_assets.training.tokens import WindowConfig, WindowTokenizer
