@@ -77,6 +77,21 @@ def test_a_value_is_not_split_at_its_punctuation_or_its_spaces():
     assert all(score == 0.5 for _, score in spans)  # the O token inside a merged value does not count
 
 
+def test_a_value_does_not_cross_a_line_break():
+    """The model's I- tags across a line break give one span per line; no character it tagged
+    is dropped."""
+    label2id = DEFAULT.label2id()
+    pieces = [("geb", "O"), ("=", "O"), ("21/03/2000", "B-DATEOFBIRTH"), (" \n ", ""), ("3", "I-DATEOFBIRTH"),
+              (" ", ""), ("x", "O")]
+    text, tokens = "", []
+    for piece, tag in pieces:
+        if tag:
+            tokens.append((len(text), len(text) + len(piece), label2id[tag], 0.9))
+        text += piece
+    spans = tokens_to_spans(tokens, DEFAULT.id2label(), text)
+    assert [(text[s:e], label) for (s, e, label), _ in spans] == [("21/03/2000", "DATEOFBIRTH"), ("3", "DATEOFBIRTH")]
+
+
 def test_e_mails_and_urls_do_not_end_in_sentence_punctuation():
     label2id = DEFAULT.label2id()
     pieces = [("mail", "O"), (" ", ""), ("a@b", "B-EMAIL"), (".", "I-EMAIL"), ("it", "I-EMAIL"), (".", "I-EMAIL"),
