@@ -272,6 +272,10 @@ def _lines(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return out
 
 
+def _has_alnum(value: str) -> bool:
+    return any(c.isalnum() for c in value)
+
+
 def _only_spaces(gap: str) -> bool:
     return gap.isspace() and "\n" not in gap
 
@@ -294,8 +298,9 @@ def tokens_to_spans(tokens: list[tuple[int, int, int, float]], id2label: dict[in
     of its label across whitespace, and that across a blank line).
 
     Last, a span that crosses a line break becomes one span per line (``_lines``), a span of a
-    label written without spaces covers its whole identifier (``IDENTIFIERS``) and an e-mail or
-    URL drops trailing sentence punctuation (``NO_TRAILING_PUNCTUATION``).
+    label written without spaces covers its whole identifier (``IDENTIFIERS``), an e-mail or URL
+    drops trailing sentence punctuation (``NO_TRAILING_PUNCTUATION``), and a span without a
+    letter or digit (a lone ``(``) is dropped.
     """
     tags = [id2label[p] for _, _, p, _ in tokens]
     for i in range(1, len(tokens)):
@@ -319,6 +324,8 @@ def tokens_to_spans(tokens: list[tuple[int, int, int, float]], id2label: dict[in
             start, end = _identifier(text, start, end)
         if label in NO_TRAILING_PUNCTUATION:
             end = start + len(_strip_trailing_punctuation(text[start:end]))
+        if not _has_alnum(text[start:end]):
+            continue  # a lone "(" or "-" is not a value
         if out and start < out[-1][0][1]:  # overlaps the identifier before it
             if label not in IDENTIFIERS:
                 continue

@@ -92,10 +92,10 @@ def test_a_value_does_not_cross_a_line_break():
     assert [(text[s:e], label) for (s, e, label), _ in spans] == [("21/03/2000", "DATEOFBIRTH"), ("3", "DATEOFBIRTH")]
 
 
-def test_e_mails_and_urls_do_not_end_in_sentence_punctuation():
+def test_e_mails_and_urls_do_not_end_in_sentence_punctuation_and_punctuation_is_no_value():
     label2id = DEFAULT.label2id()
     pieces = [("mail", "O"), (" ", ""), ("a@b", "B-EMAIL"), (".", "I-EMAIL"), ("it", "I-EMAIL"), (".", "I-EMAIL"),
-              (" ", ""), ("see", "O"), (" ", ""), ("https://x.org/a_(b)", "B-URL"), (" ", ""), ("(", "O"),
+              (" ", ""), ("see", "O"), (" ", ""), ("https://x.org/a_(b)", "B-URL"), (" ", ""), ("(", "B-PHONENUMBER"),
               ("https://x.org/c", "B-URL"), ("),", "I-URL"), (" ", ""), ("ok", "O")]
     text, tokens = "", []
     for piece, tag in pieces:
