@@ -125,6 +125,33 @@ def test_a_username_covers_its_whole_identifier():
         ("Anna", "FIRSTNAME")]
 
 
+def test_decoded_spans_are_ordered_disjoint_values_on_random_tags():
+    """Whatever the model tags, the decoding rules together give sorted, non-overlapping spans
+    inside the text, each with a letter or digit and on one line."""
+    rng = np.random.default_rng(0)
+    id2label = DEFAULT.id2label()
+    alphabet = list("ab1.-_@/:() \n\u00e9\u4e2d")
+    for _ in range(300):
+        text = "".join(rng.choice(alphabet, size=int(rng.integers(1, 60))))
+        tokens, i = [], 0
+        while i < len(text):  # tokens: runs of 1-3 non-space characters
+            if text[i].isspace():
+                i += 1
+                continue
+            j = i + 1
+            while j < len(text) and j - i < int(rng.integers(1, 4)) and not text[j].isspace():
+                j += 1
+            tokens.append((i, j, int(rng.integers(0, len(id2label))), float(rng.random())))
+            i = j
+        spans = tokens_to_spans(tokens, id2label, text)
+        bounds = [(s, e) for (s, e, _), _ in spans]
+        assert bounds == sorted(bounds)
+        assert all(0 <= s < e <= len(text) for s, e in bounds)
+        assert all(e <= s2 for (_, e), (s2, _) in zip(bounds, bounds[1:]))
+        assert all(any(c.isalnum() for c in text[s:e]) and "\n" not in text[s:e] for s, e in bounds)
+        assert all(0 <= score <= 1 for _, score in spans)
+
+
 def test_a_word_takes_the_tag_of_its_first_token():
     """Subword tokens of one word (letters or digits on both sides of the seam) get its first
     token's tag; a seam at punctuation or a space is a word boundary."""
