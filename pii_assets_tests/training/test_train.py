@@ -56,21 +56,25 @@ def test_merge_windows_prefers_the_window_with_more_context():
     assert [(s, p) for s, _, p, _ in merged] == [(0, 1), (5, 2), (10, 3), (15, 0)]
 
 
+def decode_pieces(pieces: list[tuple[str, str]], o_prob: float = 0.9, tag_prob: float = 0.9):
+    """Text and its decoded spans from (piece, tag) pairs; a piece with tag "" is not a token."""
+    label2id, text, tokens = DEFAULT.label2id(), "", []
+    for piece, tag in pieces:
+        if tag:
+            tokens.append((len(text), len(text) + len(piece), label2id[tag], o_prob if tag == "O" else tag_prob))
+        text += piece
+    return text, tokens_to_spans(tokens, DEFAULT.id2label(), text)
+
+
 def test_a_value_is_not_split_at_its_punctuation_or_its_spaces():
     """Same-label spans merge inside one whitespace-free run and across spaces; across a comma,
     a line break or another label they do not."""
-    label2id = DEFAULT.label2id()
     pieces = [("pw", "O"), (" ", ""), ("o02KN", "B-PASSWORD"), ("=", "O"), ("qX_l", "B-PASSWORD"),
               ("!@", "I-PASSWORD"), ("rL5", "I-PASSWORD"), (" ", ""), ("and", "O"), (" ", ""),
               ("Anna", "B-FIRSTNAME"), ("  ", ""), ("Maria", "B-FIRSTNAME"), (",", "O"), (" ", ""),
               ("Anna", "B-FIRSTNAME"), ("-", "B-FIRSTNAME"), ("Lena", "I-FIRSTNAME"), ("\n", ""),
               ("Jo", "B-FIRSTNAME"), (" ", ""), ("x", "B-USERNAME"), ("=", "O"), ("5", "B-ZIP")]
-    text, tokens = "", []
-    for piece, tag in pieces:
-        if tag:
-            tokens.append((len(text), len(text) + len(piece), label2id[tag], 0.9 if tag == "O" else 0.5))
-        text += piece
-    spans = tokens_to_spans(tokens, DEFAULT.id2label(), text)
+    text, spans = decode_pieces(pieces, tag_prob=0.5)
     assert [(text[s:e], label) for (s, e, label), _ in spans] == [
         ("o02KN=qX_l!@rL5", "PASSWORD"), ("Anna  Maria", "FIRSTNAME"), ("Anna-Lena", "FIRSTNAME"),
         ("Jo", "FIRSTNAME"), ("x", "USERNAME"), ("5", "ZIP")]
@@ -80,46 +84,28 @@ def test_a_value_is_not_split_at_its_punctuation_or_its_spaces():
 def test_a_value_does_not_cross_a_line_break():
     """The model's I- tags across a line break give one span per line; no character it tagged
     is dropped."""
-    label2id = DEFAULT.label2id()
     pieces = [("geb", "O"), ("=", "O"), ("21/03/2000", "B-DATEOFBIRTH"), (" \n ", ""), ("3", "I-DATEOFBIRTH"),
               (" ", ""), ("x", "O")]
-    text, tokens = "", []
-    for piece, tag in pieces:
-        if tag:
-            tokens.append((len(text), len(text) + len(piece), label2id[tag], 0.9))
-        text += piece
-    spans = tokens_to_spans(tokens, DEFAULT.id2label(), text)
+    text, spans = decode_pieces(pieces)
     assert [(text[s:e], label) for (s, e, label), _ in spans] == [("21/03/2000", "DATEOFBIRTH"), ("3", "DATEOFBIRTH")]
 
 
 def test_e_mails_and_urls_do_not_end_in_sentence_punctuation_and_punctuation_is_no_value():
-    label2id = DEFAULT.label2id()
     pieces = [("mail", "O"), (" ", ""), ("a@b", "B-EMAIL"), (".", "I-EMAIL"), ("it", "I-EMAIL"), (".", "I-EMAIL"),
               (" ", ""), ("see", "O"), (" ", ""), ("https://x.org/a_(b)", "B-URL"), (" ", ""), ("(", "B-PHONENUMBER"),
               ("https://x.org/c", "B-URL"), ("),", "I-URL"), (" ", ""), ("ok", "O")]
-    text, tokens = "", []
-    for piece, tag in pieces:
-        if tag:
-            tokens.append((len(text), len(text) + len(piece), label2id[tag], 0.9))
-        text += piece
-    spans = tokens_to_spans(tokens, DEFAULT.id2label(), text)
+    text, spans = decode_pieces(pieces)
     assert [text[s:e] for (s, e, _), _ in spans] == ["a@b.it", "https://x.org/a_(b)", "https://x.org/c"]
 
 
 def test_a_username_covers_its_whole_identifier():
     """A span of a label written without spaces widens over letters and digits joined by . _ -,
     and swallows what the model tagged inside it."""
-    label2id = DEFAULT.label2id()
     pieces = [("von", "O"), (" ", ""), ("monja", "B-USERNAME"), (".", "I-USERNAME"), ("kallert", "O"),
               (":", "O"), (" ", ""), ("piergiorgio", "B-USERNAME"), (".", "O"), ("fornaciari", "B-FIRSTNAME"),
               (" ", ""), ("lidija", "B-FIRSTNAME"), (".", "B-USERNAME"), ("kreusel", "I-USERNAME"), (".", "O"),
               (" ", ""), ("Anna", "B-FIRSTNAME"), (".", "O")]
-    text, tokens = "", []
-    for piece, tag in pieces:
-        if tag:
-            tokens.append((len(text), len(text) + len(piece), label2id[tag], 0.9))
-        text += piece
-    spans = tokens_to_spans(tokens, DEFAULT.id2label(), text)
+    text, spans = decode_pieces(pieces)
     assert [(text[s:e], label) for (s, e, label), _ in spans] == [
         ("monja.kallert", "USERNAME"), ("piergiorgio.fornaciari", "USERNAME"), ("lidija.kreusel", "USERNAME"),
         ("Anna", "FIRSTNAME")]
