@@ -318,8 +318,9 @@ def tokens_to_spans(tokens: list[tuple[int, int, int, float]], id2label: dict[in
             merged[-1][1], merged[-1][4] = end, last
         else:
             merged.append([start, end, label, first, last])
+    lines = [(s, e, label) for start, end, label, _, _ in merged for s, e in _lines(text, start, end)]
     out: list[tuple[Span, float]] = []
-    for start, end, label in ((s, e, label) for start, end, label, _, _ in merged for s, e in _lines(text, start, end)):
+    for start, end, label in lines:
         if label in IDENTIFIERS:
             start, end = _identifier(text, start, end)
         if label in NO_TRAILING_PUNCTUATION:
