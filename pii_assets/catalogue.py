@@ -29,6 +29,9 @@ class Label:
     """English field name for forms and log lines when a language module has none."""
     pattern: str | None = None
     """Regex the offline generator expands for labels without a built-in value generator."""
+    shape: str = "text"
+    """How a value is written, for span decoding: ``text`` (words), ``token`` (no spaces: a login,
+    a password) or ``address`` (a token that never ends in sentence punctuation: an e-mail, a URL)."""
 
 
 CATALOGUE: tuple[Label, ...] = (
@@ -38,7 +41,7 @@ CATALOGUE: tuple[Label, ...] = (
     Label("SURNAME", "Family name of a person", "#3cb44b", 1.6,
           "family names incl. particles (van der Berg, de la Cruz)", v.name_like, "Last name"),
     Label("EMAIL", "E-mail address", "#4363d8", 1.2,
-          "personal or work e-mail addresses", v.email, "E-mail"),
+          "personal or work e-mail addresses", v.email, "E-mail", shape="address"),
     Label("PHONENUMBER", "Telephone number", "#f58231", 1.2,
           "national and international (E.164) formats, with or without separators",
           v.phone, "Phone"),
@@ -75,11 +78,11 @@ CATALOGUE: tuple[Label, ...] = (
     Label("COMPANYNAME", "Name of a company or organisation", "#a9a9a9", 0.7,
           "company names with legal form (GmbH, SARL, S.L., Inc.)", v.non_empty, "Company"),
     Label("URL", "Web address that identifies a person or their account", "#e6beff", 0.6,
-          "URLs with paths, profile pages, personal sites", v.url, "Website"),
+          "URLs with paths, profile pages, personal sites", v.url, "Website", shape="address"),
     Label("USERNAME", "User name / login handle", "#ff6f61", 0.8,
-          "logins and handles (jdoe, anna.m_92, @handle)", v.no_whitespace, "Username"),
+          "logins and handles (jdoe, anna.m_92, @handle)", v.no_whitespace, "Username", shape="token"),
     Label("PASSWORD", "Password or secret", "#6b5b95", 0.5,
-          "passwords and PINs in realistic shapes", v.no_whitespace, "Password"),
+          "passwords and PINs in realistic shapes", v.no_whitespace, "Password", shape="token"),
     Label("LICENSEPLATENUM", "Vehicle licence plate", "#88b04b", 0.5,
           "licence plates in the country's format", v.license_plate, "Licence plate"),
     Label("AGE", "Age of a person in years", "#f7cac9", 0.6,

@@ -21,6 +21,8 @@ def test_catalogue_has_the_24_design_labels():
     for label in CATALOGUE:
         assert re.fullmatch(r"#[0-9a-f]{6}", label.colour)
         assert label.description and label.hint and label.weight > 0
+        assert label.shape in ("text", "token", "address")
+    assert {label.name for label in CATALOGUE if label.shape != "text"} == {"EMAIL", "URL", "USERNAME", "PASSWORD"}
 
 
 def test_label_studio_config_has_every_label_and_a_coreference_relation():

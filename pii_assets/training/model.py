@@ -230,10 +230,10 @@ def merge_windows(windows: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray, np
     return [(s, e, pred, prob) for (s, e), (_, pred, prob) in sorted(best.items())]
 
 
-NO_TRAILING_PUNCTUATION = frozenset({"EMAIL", "URL"})
-"""Labels whose values never end in sentence punctuation, a quote or an unbalanced ``)``:
-``mail me at a@b.it.`` ends the sentence, not the address (GitHub's autolinks use the same rule).
-No gold e-mail or URL in the demo data ends in one."""
+NO_TRAILING_PUNCTUATION = frozenset(label.name for label in DEFAULT.labels if label.shape == "address")
+"""Labels whose values never end in sentence punctuation, a quote or an unbalanced ``)`` (e-mails,
+URLs): ``mail me at a@b.it.`` ends the sentence, not the address (GitHub's autolinks use the same
+rule). No gold e-mail or URL in the demo data ends in one."""
 
 
 def _strip_trailing_punctuation(value: str) -> str:
@@ -242,10 +242,10 @@ def _strip_trailing_punctuation(value: str) -> str:
     return value
 
 
-IDENTIFIERS = frozenset({"USERNAME", "EMAIL", "URL", "PASSWORD"})
-"""Labels whose values are written without spaces: their span covers the whole identifier it
-touches, letters and digits joined by ``.``, ``_`` or ``-`` (``monja.kallert``, never ``monja.``
-or ``kallert`` alone)."""
+IDENTIFIERS = frozenset(label.name for label in DEFAULT.labels if label.shape in ("token", "address"))
+"""Labels whose values are written without spaces (usernames, passwords, e-mails, URLs): their
+span covers the whole identifier it touches, letters and digits joined by ``.``, ``_`` or ``-``
+(``monja.kallert``, never ``monja.`` or ``kallert`` alone)."""
 _IDENTIFIER_TAIL = re.compile(r"(?:[._-]*[^\W_]+)*")
 
 
