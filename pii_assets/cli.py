@@ -7,6 +7,7 @@ The commands use the persistent Dagster instance in $DAGSTER_HOME (the Makefile 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import sys
@@ -260,6 +261,11 @@ def publication_summary(directory: Path) -> str:
     return "\n".join(lines)
 
 
+PREDICT_CHUNK = 64
+"""Texts per ``Predictor.predict`` call, so memory is bounded by the chunk, not the input file
+(512 was not measurably faster on 1,000 demo texts and held 0.2 GB more)."""
+
+
 def predict(args: argparse.Namespace) -> None:
     from pii_assets.training.predict import SENSITIVITY, Predictor
 
@@ -267,18 +273,26 @@ def predict(args: argparse.Namespace) -> None:
     model_dir = Path(args.model)
     if not (model_dir / "config.json").is_file():
         raise SystemExit(f"error: {model_dir} is not a model directory (no config.json)")
-    records = []
-    for lineno, record in read_jsonl(args.input):
-        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
-            raise SystemExit(f"error: {args.input}:{lineno}: expected an object with a string 'text'")
-        records.append(record)
+
+    def records():
+        for lineno, record in read_jsonl(args.input):
+            if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+                raise SystemExit(f"error: {args.input}:{lineno}: expected an object with a string 'text'")
+            yield record
+
+    # A first pass checks every line before the model loads, so a bad line fails in seconds, not
+    # after hours of predictions; the second streams the file through the model chunk by chunk.
+    total = sum(1 for _ in records())
     predictor = Predictor(model_dir)
+    done, stream = 0, records()
     with atomic_writer(args.output) as out:
-        for i in range(0, len(records), 64):
-            chunk = records[i:i + 64]
+        while chunk := list(itertools.islice(stream, PREDICT_CHUNK)):
             for record, spans in zip(chunk, predictor.predict([r["text"] for r in chunk], threshold)):
                 out.write(dumps({**record, "privacy_mask": spans}) + "\n")
-    print(f"{len(records)} texts -> {args.output} (threshold {threshold})")
+            done += len(chunk)
+            if total > PREDICT_CHUNK:
+                print(f"{done}/{total} texts", file=sys.stderr)
+    print(f"{total} texts -> {args.output} (threshold {threshold})")
 
 
 def keygen(args: argparse.Namespace) -> None:

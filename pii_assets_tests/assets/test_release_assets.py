@@ -97,6 +97,24 @@ def test_predict_on_the_trained_model_any_length(built, tmp_path):
     assert not (tmp_path / "never.jsonl").exists()
 
 
+def test_predict_cli_streams_the_input_in_chunks(built, tmp_path, monkeypatch, capsys):
+    import argparse
+
+    from pii_assets import cli
+
+    monkeypatch.setattr(cli, "PREDICT_CHUNK", 2)
+    texts = ["Anna Schmidt", "", "mail anna@web.de", "Call +49 30 901820", "nothing here"]
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps({"n": i, "text": t}) + "\n" for i, t in enumerate(texts)))
+    out = tmp_path / "out.jsonl"
+    cli.predict(argparse.Namespace(model=str(built[0].root / "releases/r1/trained_model"), input=str(source),
+                                   output=str(out), threshold=None, sensitivity="low"))
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(r["n"], r["text"]) for r in lines] == list(enumerate(texts))  # every record, in order
+    assert all("privacy_mask" in r for r in lines) and lines[1]["privacy_mask"] == []
+    assert capsys.readouterr().err.splitlines() == ["2/5 texts", "4/5 texts", "5/5 texts"]
+
+
 def test_model_evaluation_compares_with_vanilla_presidio(built):
     storage = built[0]
     comparison = json.loads((storage.root / "releases/r1/comparison.json").read_text())
