@@ -208,7 +208,9 @@ def release_build(args: argparse.Namespace) -> None:
     evaluation = Path(args.data_dir) / "releases" / key / "evaluation.json"
     if evaluation.is_file():
         report = json.loads(evaluation.read_text(encoding="utf-8"))
-        print(markdown_table(report["summary"].items(), ("test metric", "value")))
+        intervals = report.get("intervals", {})
+        print(markdown_table([(k, v, "{:.4f}-{:.4f}".format(*intervals[k]) if k in intervals else "")
+                              for k, v in report["summary"].items()], ("test metric", "value", "95% interval")))
         print()
         print(prf_table(report["per_label"].items(), "label"))
     directory = Path(args.data_dir) / "releases" / key

@@ -162,9 +162,9 @@ def trained_model(context: dg.AssetExecutionContext, config: TrainingConfig, sto
                   backbone: BackboneResource) -> dg.MaterializeResult:
     import torch
 
-    from pii_assets.training.metrics import gold_spans
+    from pii_assets.training.metrics import BOOTSTRAP_RESAMPLES, confidence_intervals, evaluate, gold_spans
     from pii_assets.training.model import PiiModel
-    from pii_assets.training.train import Windows, evaluate_windows, train
+    from pii_assets.training.train import Windows, train, window_examples
 
     release = context.partition_key
     store = storage.store()
@@ -196,13 +196,16 @@ def trained_model(context: dg.AssetExecutionContext, config: TrainingConfig, sto
                                    head_dropout=train_config.head_dropout)
     result = train(model, train_windows, val_windows, val_gold, tokenizer.pad_token_id, train_config,
                    log=context.log.info)
-    report = evaluate_windows(model, test_windows, test_gold, tokenizer.pad_token_id)
+    examples = window_examples(model, test_windows, test_gold, tokenizer.pad_token_id)
+    report, intervals = evaluate(examples), confidence_intervals(examples)
     summary = report.summary()
     directory = release_dir(store, release) / "trained_model"
     with atomic_directory(directory) as tmp:
         model.save(tmp, tokenizer)
     write_json(release_dir(store, release) / "evaluation.json", {
         "release": release, "split": "test", "summary": summary,
+        "intervals": {"level": 0.95, "method": f"percentile bootstrap over the {len(examples)} test texts, "
+                      f"{BOOTSTRAP_RESAMPLES} resamples", **{k: list(v) for k, v in intervals.items()}},
         "per_label": {l: p.as_dict() for l, p in report.per_label.items()},
         "per_language": {l: p.as_dict() for l, p in report.per_language.items()},
         "training": {"history": result.history, "best_val_macro_f1": result.best_macro_f1,
@@ -217,6 +220,7 @@ def trained_model(context: dg.AssetExecutionContext, config: TrainingConfig, sto
     return dg.MaterializeResult(
         metadata={
             **{k: v for k, v in summary.items()},
+            "ci95": ", ".join(f"{k} {lo:.3f}-{hi:.3f}" for k, (lo, hi) in intervals.items()) or "no test texts",
             "best_val_macro_f1": round(result.best_macro_f1, 4),
             "train_samples": len(train_ids),
             "train_windows": len(train_windows),
@@ -231,7 +235,8 @@ def trained_model(context: dg.AssetExecutionContext, config: TrainingConfig, sto
         },
         check_results=[dg.AssetCheckResult(
             check_name="macro_f1_floor", passed=passed,
-            metadata={"test_macro_f1": round(report.macro_f1, 4), "floor": config.macro_f1_floor})],
+            metadata={"test_macro_f1": round(report.macro_f1, 4), "floor": config.macro_f1_floor,
+                      **({"test_macro_f1_ci95": "{:.4f}-{:.4f}".format(*intervals["macro_f1"])} if intervals else {})})],
     )
 
 

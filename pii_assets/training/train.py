@@ -113,12 +113,18 @@ def predicted_spans(windows: Windows, predictions, id2label: dict[int, str], gol
     return {sid: tokens_to_spans(merge_windows(ws), id2label, gold[sid].text) for sid, ws in per_sample.items()}
 
 
-def evaluate_windows(scorer: Scorer | PiiModel, windows: Windows, gold: dict[str, Gold], pad_id: int) -> EntityReport:
-    """Strict entity-level report of a model on ``windows`` against gold spans per sample id."""
+def window_examples(scorer: Scorer | PiiModel, windows: Windows, gold: dict[str, Gold], pad_id: int
+                    ) -> list[tuple[str, list[Span], list[Span]]]:
+    """(language, gold spans, predicted spans) per sample of ``gold``: what ``evaluate`` scores."""
     if isinstance(scorer, PiiModel):
         scorer = TorchScorer(scorer)
     spans = predicted_spans(windows, predict(scorer, windows, pad_id), scorer.id2label, gold)
-    return evaluate((g.language, g.spans, [s for s, _ in spans.get(sid, [])]) for sid, g in gold.items())
+    return [(g.language, g.spans, [s for s, _ in spans.get(sid, [])]) for sid, g in gold.items()]
+
+
+def evaluate_windows(scorer: Scorer | PiiModel, windows: Windows, gold: dict[str, Gold], pad_id: int) -> EntityReport:
+    """Strict entity-level report of a model on ``windows`` against gold spans per sample id."""
+    return evaluate(window_examples(scorer, windows, gold, pad_id))
 
 
 def parameter_groups(model: PiiModel, config: TrainConfig) -> list[dict]:

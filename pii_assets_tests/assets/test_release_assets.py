@@ -38,6 +38,9 @@ def test_trained_model_loads_with_transformers_and_has_the_coref_head(built):
     assert isinstance(tagger("Anna Schmidt lives in Berlin."), list)
     evaluation = json.loads((storage.root / "releases/r1/evaluation.json").read_text())
     assert {"macro_f1", "micro_f1", "char_f2"} <= set(evaluation["summary"])
+    for metric in ("macro_f1", "micro_f1", "char_f2"):  # the point estimate lies in its interval
+        low, high = evaluation["intervals"][metric]
+        assert 0 <= low <= evaluation["summary"][metric] <= high <= 1
     assert evaluation["training"]["history"] and evaluation["training"]["steps"] > 0
     assert evaluation["training"]["trained_on"] in ("cpu (fp32)", "cpu (bfloat16)")  # bf16 on AMX CPUs
     assert evaluation["training"]["config"]["dropout"] == 0.0
@@ -54,6 +57,7 @@ def test_trained_model_metadata_and_macro_f1_floor_check(built):
     assert strict_checks == {"macro_f1_floor": False} and not strict.success
     md = result.asset_materializations_for_node("trained_model")[0].metadata
     assert "data:image/png;base64," in md["curve"].value and "| FIRSTNAME |" in md["test_per_label"].value
+    assert md["ci95"].value.startswith("macro_f1 ")
     assert mat is not None
 
 

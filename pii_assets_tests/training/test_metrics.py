@@ -1,6 +1,6 @@
 import pytest
 
-from pii_assets.training.metrics import decode_iob2, evaluate
+from pii_assets.training.metrics import confidence_intervals, decode_iob2, evaluate
 
 
 def test_strict_matching_needs_label_start_and_end():
@@ -35,3 +35,39 @@ def test_ignored_spans_are_neither_hits_nor_errors():
     report = evaluate([("en", gold, pred, [(8, 16, "presidio:TITLE")])])
     assert (report.micro.tp, report.micro.fp) == (1, 1)  # CITY inside the ignored span is not counted
     assert report.masking.fp == 2  # only AGE's characters
+
+
+def _random_examples(rng, n):
+    labels = ("FIRSTNAME", "EMAIL", "CITY", "IBAN")
+    examples = []
+    for i in range(n):
+        gold = [(10 * k, 10 * k + rng.integers(2, 9), labels[rng.integers(len(labels))]) for k in range(rng.integers(0, 5))]
+        pred = [g if rng.random() < 0.8 else (g[0], g[1] + 1, g[2]) for g in gold if rng.random() < 0.9]
+        pred += [(100, 104, labels[rng.integers(len(labels))])] if rng.random() < 0.2 else []
+        examples.append(("en" if i % 2 else "de", gold, pred))
+    examples[0][1].append((200, 209, "PASSPORTID"))  # in one text only: absent from many resamples,
+    return examples                                   # where macro F1 must not count it as 0
+
+
+def test_bootstrap_intervals_equal_evaluating_each_resample():
+    import numpy as np
+
+    examples = _random_examples(np.random.default_rng(3), 40)
+    intervals = confidence_intervals(examples, resamples=60, seed=5)
+    # the same draws, each resample evaluated the slow way: texts repeated as often as drawn
+    draws = np.random.default_rng(5).multinomial(40, np.full(40, 1 / 40), size=60)
+    figures = {"macro_f1": [], "micro_f1": [], "char_f2": []}
+    for counts in draws:
+        summary = evaluate([e for e, c in zip(examples, counts) for _ in range(c)]).summary()
+        for name in figures:
+            figures[name].append(summary[name])
+    for name, values in figures.items():
+        np.testing.assert_allclose(intervals[name], np.percentile(values, [2.5, 97.5]), atol=1e-4)
+    point = evaluate(examples).summary()
+    assert all(lo < point[k] < hi for k, (lo, hi) in intervals.items())  # a real spread around it
+
+
+def test_bootstrap_intervals_of_a_perfect_model_and_of_nothing():
+    gold = [("en", [(0, 4, "CITY")], [(0, 4, "CITY")])] * 5
+    assert confidence_intervals(gold) == {"macro_f1": (1.0, 1.0), "micro_f1": (1.0, 1.0), "char_f2": (1.0, 1.0)}
+    assert confidence_intervals([]) == {}
