@@ -212,7 +212,7 @@ def release_build(args: argparse.Namespace) -> None:
         print(markdown_table([(k, v, "{:.4f}-{:.4f}".format(*intervals[k]) if k in intervals else "")
                               for k, v in report["summary"].items()], ("test metric", "value", "95% interval")))
         print()
-        print(prf_table(report["per_label"].items(), "label"))
+        print(prf_table(report["per_label"].items(), "label", intervals.get("per_label_f1")))
     directory = Path(args.data_dir) / "releases" / key
     if (directory / "parity.json").is_file():
         print()

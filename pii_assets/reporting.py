@@ -23,10 +23,17 @@ def counts_table(counts: Mapping[str, int], key: str, order: Iterable[str] | Non
     )
 
 
-def prf_table(rows: Iterable[tuple[str, Mapping[str, Any]]], key: str) -> str:
-    """Rows of (name, {"precision", "recall", "f1", "support"}) as a markdown table."""
-    return markdown_table(((name, m["precision"], m["recall"], m["f1"], m["support"]) for name, m in rows),
-                          (key, "P", "R", "F1", "support"))
+def prf_table(rows: Iterable[tuple[str, Mapping[str, Any]]], key: str,
+              f1_intervals: Mapping[str, Iterable[float]] | None = None) -> str:
+    """Rows of (name, {"precision", "recall", "f1", "support"}) as a markdown table, with a column
+    of each row's F1 interval (low, high) when ``f1_intervals`` is given."""
+    if f1_intervals is None:
+        return markdown_table(((name, m["precision"], m["recall"], m["f1"], m["support"]) for name, m in rows),
+                              (key, "P", "R", "F1", "support"))
+    return markdown_table(((name, m["precision"], m["recall"], m["f1"],
+                            "{:.2f}-{:.2f}".format(*f1_intervals[name]) if name in f1_intervals else "",
+                            m["support"]) for name, m in rows),
+                          (key, "P", "R", "F1", "F1 95% interval", "support"))
 
 
 def highlight(sample: Mapping[str, Any]) -> str:

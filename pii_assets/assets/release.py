@@ -133,12 +133,12 @@ class TrainingConfig(dg.Config):
         return TrainConfig(**{k: v for k, v in self.model_dump().items() if k in TrainConfig.__dataclass_fields__})
 
 
-def _report_tables(report) -> dict[str, dg.MetadataValue]:
+def _report_tables(report, f1_intervals: dict[str, tuple[float, float]]) -> dict[str, dg.MetadataValue]:
     labels = [name for name in DEFAULT.names if name in report.per_label]
     labels += sorted(set(report.per_label) - set(labels))
     return {
         "test_per_label": dg.MetadataValue.md(prf_table(
-            ((label, report.per_label[label].as_dict()) for label in labels), "label")),
+            ((label, report.per_label[label].as_dict()) for label in labels), "label", f1_intervals)),
         "test_per_language": dg.MetadataValue.md(prf_table(
             ((lang, prf.as_dict()) for lang, prf in sorted(report.per_language.items())), "language")),
         "test_f1_plot": dg.MetadataValue.md(image_markdown(
@@ -205,7 +205,8 @@ def trained_model(context: dg.AssetExecutionContext, config: TrainingConfig, sto
     write_json(release_dir(store, release) / "evaluation.json", {
         "release": release, "split": "test", "summary": summary,
         "intervals": {"level": 0.95, "method": f"percentile bootstrap over the {len(examples)} test texts, "
-                      f"{BOOTSTRAP_RESAMPLES} resamples", **{k: list(v) for k, v in intervals.items()}},
+                      f"{BOOTSTRAP_RESAMPLES} resamples", **{k: list(v) for k, v in intervals.overall.items()},
+                      "per_label_f1": {k: list(v) for k, v in intervals.per_label.items()}},
         "per_label": {l: p.as_dict() for l, p in report.per_label.items()},
         "per_language": {l: p.as_dict() for l, p in report.per_language.items()},
         "training": {"history": result.history, "best_val_macro_f1": result.best_macro_f1,
@@ -220,7 +221,7 @@ def trained_model(context: dg.AssetExecutionContext, config: TrainingConfig, sto
     return dg.MaterializeResult(
         metadata={
             **{k: v for k, v in summary.items()},
-            "ci95": ", ".join(f"{k} {lo:.3f}-{hi:.3f}" for k, (lo, hi) in intervals.items()) or "no test texts",
+            "ci95": ", ".join(f"{k} {lo:.3f}-{hi:.3f}" for k, (lo, hi) in intervals.overall.items()) or "no test texts",
             "best_val_macro_f1": round(result.best_macro_f1, 4),
             "train_samples": len(train_ids),
             "train_windows": len(train_windows),
@@ -230,13 +231,14 @@ def trained_model(context: dg.AssetExecutionContext, config: TrainingConfig, sto
             "trained_on": result.trained_on,
             "backbone": backbone.backbone,
             "curve": dg.MetadataValue.md(image_markdown(training_curve_png(result.history), "training curve")),
-            **_report_tables(report),
+            **_report_tables(report, intervals.per_label),
             "path": dg.MetadataValue.path(str(directory)),
         },
         check_results=[dg.AssetCheckResult(
             check_name="macro_f1_floor", passed=passed,
             metadata={"test_macro_f1": round(report.macro_f1, 4), "floor": config.macro_f1_floor,
-                      **({"test_macro_f1_ci95": "{:.4f}-{:.4f}".format(*intervals["macro_f1"])} if intervals else {})})],
+                      **({"test_macro_f1_ci95": "{:.4f}-{:.4f}".format(*intervals.overall["macro_f1"])}
+                         if intervals.overall else {})})],
     )
 
 

@@ -121,17 +121,26 @@ def evaluate(examples: Iterable[tuple]) -> EntityReport:
     return report
 
 
-INTERVAL_METRICS = ("macro_f1", "micro_f1", "char_f2")
 BOOTSTRAP_RESAMPLES = 1000
 
 
+@dataclass
+class Intervals:
+    """Confidence intervals (low, high) from ``confidence_intervals``."""
+    overall: dict[str, tuple[float, float]] = field(default_factory=dict)
+    """``macro_f1``, ``micro_f1`` and ``char_f2``."""
+    per_label: dict[str, tuple[float, float]] = field(default_factory=dict)
+    """F1 of each label, over the resamples that contain the label."""
+
+
 def confidence_intervals(examples: Sequence[tuple], resamples: int = BOOTSTRAP_RESAMPLES, level: float = 0.95,
-                         seed: int = 0) -> dict[str, tuple[float, float]]:
-    """Percentile-bootstrap intervals of macro F1, micro F1 and char F2 over ``examples`` (as for
-    ``evaluate``): texts are resampled with replacement, so the interval says how much the figure
-    depends on which texts happened to land in the split (not on the training seed)."""
+                         seed: int = 0) -> Intervals:
+    """Percentile-bootstrap intervals of macro F1, micro F1, char F2 and each label's F1 over
+    ``examples`` (as for ``evaluate``): texts are resampled with replacement, so an interval says
+    how much the figure depends on which texts happened to land in the split (not on the
+    training seed)."""
     if not examples:
-        return {}
+        return Intervals()
     per_text = [evaluate([example]) for example in examples]
     labels = sorted({label for report in per_text for label in report.per_label})
     empty = PRF()
@@ -147,13 +156,20 @@ def confidence_intervals(examples: Sequence[tuple], resamples: int = BOOTSTRAP_R
         denominator = (1 + b2) * tp + b2 * fn + fp
         return np.divide((1 + b2) * tp, denominator, out=np.zeros_like(tp), where=denominator > 0)
 
-    present = (tp + fp + fn) > 0
-    macro = (f(1.0, tp, fp, fn) * present).sum(axis=1) / np.maximum(present.sum(axis=1), 1)
+    tail = (1 - level) / 2 * 100
+
+    def interval(values) -> tuple[float, float]:
+        low, high = np.nanpercentile(values, [tail, 100 - tail], axis=0)
+        return round(float(low), 4), round(float(high), 4)
+
+    label_f1 = f(1.0, tp, fp, fn)
+    present = (tp + fp + fn) > 0  # a label absent from a resample has no F1 there
+    macro = (label_f1 * present).sum(axis=1) / np.maximum(present.sum(axis=1), 1)
     micro = f(1.0, tp.sum(axis=1), fp.sum(axis=1), fn.sum(axis=1))
     char = f(2.0, *(draws @ chars).T)
-    tail = (1 - level) / 2 * 100
-    return {name: tuple(round(float(x), 4) for x in np.percentile(values, [tail, 100 - tail]))
-            for name, values in zip(INTERVAL_METRICS, (macro, micro, char))}
+    return Intervals(
+        overall={"macro_f1": interval(macro), "micro_f1": interval(micro), "char_f2": interval(char)},
+        per_label={label: interval(np.where(present[:, i], label_f1[:, i], np.nan)) for i, label in enumerate(labels)})
 
 
 class Gold(NamedTuple):

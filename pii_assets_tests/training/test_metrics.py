@@ -57,17 +57,26 @@ def test_bootstrap_intervals_equal_evaluating_each_resample():
     # the same draws, each resample evaluated the slow way: texts repeated as often as drawn
     draws = np.random.default_rng(5).multinomial(40, np.full(40, 1 / 40), size=60)
     figures = {"macro_f1": [], "micro_f1": [], "char_f2": []}
+    label_f1 = {}  # per label, over the resamples that contain it
     for counts in draws:
-        summary = evaluate([e for e, c in zip(examples, counts) for _ in range(c)]).summary()
+        report = evaluate([e for e, c in zip(examples, counts) for _ in range(c)])
         for name in figures:
-            figures[name].append(summary[name])
+            figures[name].append(report.summary()[name])
+        for label, prf in report.per_label.items():
+            label_f1.setdefault(label, []).append(prf.f1)
     for name, values in figures.items():
-        np.testing.assert_allclose(intervals[name], np.percentile(values, [2.5, 97.5]), atol=1e-4)
+        np.testing.assert_allclose(intervals.overall[name], np.percentile(values, [2.5, 97.5]), atol=1e-4)
+    assert set(intervals.per_label) == set(label_f1) and len(label_f1["PASSPORTID"]) < 60
+    for label, values in label_f1.items():
+        np.testing.assert_allclose(intervals.per_label[label], np.percentile(values, [2.5, 97.5]), atol=1e-4)
     point = evaluate(examples).summary()
-    assert all(lo < point[k] < hi for k, (lo, hi) in intervals.items())  # a real spread around it
+    assert all(lo < point[k] < hi for k, (lo, hi) in intervals.overall.items())  # a real spread around it
 
 
 def test_bootstrap_intervals_of_a_perfect_model_and_of_nothing():
     gold = [("en", [(0, 4, "CITY")], [(0, 4, "CITY")])] * 5
-    assert confidence_intervals(gold) == {"macro_f1": (1.0, 1.0), "micro_f1": (1.0, 1.0), "char_f2": (1.0, 1.0)}
-    assert confidence_intervals([]) == {}
+    intervals = confidence_intervals(gold)
+    assert intervals.overall == {"macro_f1": (1.0, 1.0), "micro_f1": (1.0, 1.0), "char_f2": (1.0, 1.0)}
+    assert intervals.per_label == {"CITY": (1.0, 1.0)}
+    empty = confidence_intervals([])
+    assert empty.overall == {} and empty.per_label == {}
