@@ -133,14 +133,15 @@ class TrainingConfig(dg.Config):
         return TrainConfig(**{k: v for k, v in self.model_dump().items() if k in TrainConfig.__dataclass_fields__})
 
 
-def _report_tables(report, f1_intervals: dict[str, tuple[float, float]]) -> dict[str, dg.MetadataValue]:
+def _report_tables(report, intervals) -> dict[str, dg.MetadataValue]:
     labels = [name for name in DEFAULT.names if name in report.per_label]
     labels += sorted(set(report.per_label) - set(labels))
     return {
         "test_per_label": dg.MetadataValue.md(prf_table(
-            ((label, report.per_label[label].as_dict()) for label in labels), "label", f1_intervals)),
+            ((label, report.per_label[label].as_dict()) for label in labels), "label", intervals.per_label)),
         "test_per_language": dg.MetadataValue.md(prf_table(
-            ((lang, prf.as_dict()) for lang, prf in sorted(report.per_language.items())), "language")),
+            ((lang, prf.as_dict()) for lang, prf in sorted(report.per_language.items())), "language",
+            intervals.per_language)),
         "test_f1_plot": dg.MetadataValue.md(image_markdown(
             per_label_f1_png({label: report.per_label[label].f1 for label in labels}), "F1 per label")),
     }
@@ -206,7 +207,8 @@ def trained_model(context: dg.AssetExecutionContext, config: TrainingConfig, sto
         "release": release, "split": "test", "summary": summary,
         "intervals": {"level": 0.95, "method": f"percentile bootstrap over the {len(examples)} test texts, "
                       f"{BOOTSTRAP_RESAMPLES} resamples", **{k: list(v) for k, v in intervals.overall.items()},
-                      "per_label_f1": {k: list(v) for k, v in intervals.per_label.items()}},
+                      "per_label_f1": {k: list(v) for k, v in intervals.per_label.items()},
+                      "per_language_f1": {k: list(v) for k, v in intervals.per_language.items()}},
         "per_label": {l: p.as_dict() for l, p in report.per_label.items()},
         "per_language": {l: p.as_dict() for l, p in report.per_language.items()},
         "training": {"history": result.history, "best_val_macro_f1": result.best_macro_f1,
@@ -231,7 +233,7 @@ def trained_model(context: dg.AssetExecutionContext, config: TrainingConfig, sto
             "trained_on": result.trained_on,
             "backbone": backbone.backbone,
             "curve": dg.MetadataValue.md(image_markdown(training_curve_png(result.history), "training curve")),
-            **_report_tables(report, intervals.per_label),
+            **_report_tables(report, intervals),
             "path": dg.MetadataValue.path(str(directory)),
         },
         check_results=[dg.AssetCheckResult(

@@ -131,25 +131,31 @@ class Intervals:
     """``macro_f1``, ``micro_f1`` and ``char_f2``."""
     per_label: dict[str, tuple[float, float]] = field(default_factory=dict)
     """F1 of each label, over the resamples that contain the label."""
+    per_language: dict[str, tuple[float, float]] = field(default_factory=dict)
+    """Entity F1 of each language's texts, over the resamples that contain the language."""
 
 
 def confidence_intervals(examples: Sequence[tuple], resamples: int = BOOTSTRAP_RESAMPLES, level: float = 0.95,
                          seed: int = 0) -> Intervals:
-    """Percentile-bootstrap intervals of macro F1, micro F1, char F2 and each label's F1 over
-    ``examples`` (as for ``evaluate``): texts are resampled with replacement, so an interval says
-    how much the figure depends on which texts happened to land in the split (not on the
-    training seed)."""
+    """Percentile-bootstrap intervals of the figures of ``evaluate(examples)``: macro F1, micro F1,
+    char F2, each label's F1 and each language's F1. Texts are resampled with replacement, so an
+    interval says how much the figure depends on which texts happened to land in the split (not
+    on the training seed)."""
     if not examples:
         return Intervals()
     per_text = [evaluate([example]) for example in examples]
+    n, empty = len(per_text), PRF()
+
+    def counts(groups: list[str], prf) -> np.ndarray:  # (texts, groups, [tp, fp, fn])
+        return np.array([[[p.tp, p.fp, p.fn] for p in (prf(r, g) for g in groups)] for r in per_text],
+                        dtype=np.float64).reshape(n, len(groups), 3)
+
     labels = sorted({label for report in per_text for label in report.per_label})
-    empty = PRF()
-    entities = np.array([[[prf.tp, prf.fp, prf.fn] for prf in (r.per_label.get(l, empty) for l in labels)]
-                         for r in per_text], dtype=np.float64).reshape(len(per_text), len(labels), 3)
-    chars = np.array([[r.masking.tp, r.masking.fp, r.masking.fn] for r in per_text], dtype=np.float64)
-    n = len(per_text)
+    languages = sorted({language for report in per_text for language in report.per_language})
     draws = np.random.default_rng(seed).multinomial(n, np.full(n, 1 / n), size=resamples)  # (B, texts)
-    tp, fp, fn = np.moveaxis(np.einsum("bn,nlk->blk", draws, entities), -1, 0)  # each (B, labels)
+
+    def resampled(c: np.ndarray):  # tp, fp, fn, each (B, groups)
+        return np.moveaxis(np.einsum("bn,nkc->bkc", draws, c), -1, 0)
 
     def f(beta: float, tp, fp, fn):  # F-beta from counts; 0 where there is nothing to count
         b2 = beta * beta
@@ -162,14 +168,20 @@ def confidence_intervals(examples: Sequence[tuple], resamples: int = BOOTSTRAP_R
         low, high = np.nanpercentile(values, [tail, 100 - tail], axis=0)
         return round(float(low), 4), round(float(high), 4)
 
-    label_f1 = f(1.0, tp, fp, fn)
-    present = (tp + fp + fn) > 0  # a label absent from a resample has no F1 there
-    macro = (label_f1 * present).sum(axis=1) / np.maximum(present.sum(axis=1), 1)
+    def per_group(names: list[str], tp, fp, fn) -> dict[str, tuple[float, float]]:
+        present = (tp + fp + fn) > 0  # a group absent from a resample has no F1 there
+        f1 = np.where(present, f(1.0, tp, fp, fn), np.nan)
+        return {name: interval(f1[:, i]) for i, name in enumerate(names)}
+
+    tp, fp, fn = resampled(counts(labels, lambda r, g: r.per_label.get(g, empty)))
+    present = (tp + fp + fn) > 0
+    macro = (f(1.0, tp, fp, fn) * present).sum(axis=1) / np.maximum(present.sum(axis=1), 1)
     micro = f(1.0, tp.sum(axis=1), fp.sum(axis=1), fn.sum(axis=1))
-    char = f(2.0, *(draws @ chars).T)
+    char = f(2.0, *resampled(counts(["all"], lambda r, g: r.masking))[:, :, 0])
     return Intervals(
         overall={"macro_f1": interval(macro), "micro_f1": interval(micro), "char_f2": interval(char)},
-        per_label={label: interval(np.where(present[:, i], label_f1[:, i], np.nan)) for i, label in enumerate(labels)})
+        per_label=per_group(labels, tp, fp, fn),
+        per_language=per_group(languages, *resampled(counts(languages, lambda r, g: r.per_language.get(g, empty)))))
 
 
 class Gold(NamedTuple):

@@ -43,6 +43,7 @@ def test_trained_model_loads_with_transformers_and_has_the_coref_head(built):
         assert 0 <= low <= evaluation["summary"][metric] <= high <= 1
     for label, (low, high) in evaluation["intervals"]["per_label_f1"].items():
         assert 0 <= low <= high <= 1 and label in evaluation["per_label"]
+    assert set(evaluation["intervals"]["per_language_f1"]) == set(evaluation["per_language"])
     assert evaluation["training"]["history"] and evaluation["training"]["steps"] > 0
     assert evaluation["training"]["trained_on"] in ("cpu (fp32)", "cpu (bfloat16)")  # bf16 on AMX CPUs
     assert evaluation["training"]["config"]["dropout"] == 0.0
@@ -60,6 +61,7 @@ def test_trained_model_metadata_and_macro_f1_floor_check(built):
     md = result.asset_materializations_for_node("trained_model")[0].metadata
     assert "data:image/png;base64," in md["curve"].value and "| FIRSTNAME |" in md["test_per_label"].value
     assert md["ci95"].value.startswith("macro_f1 ") and "| F1 95% interval |" in md["test_per_label"].value
+    assert "| F1 95% interval |" in md["test_per_language"].value
     assert mat is not None
 
 

@@ -45,8 +45,10 @@ def _random_examples(rng, n):
         pred = [g if rng.random() < 0.8 else (g[0], g[1] + 1, g[2]) for g in gold if rng.random() < 0.9]
         pred += [(100, 104, labels[rng.integers(len(labels))])] if rng.random() < 0.2 else []
         examples.append(("en" if i % 2 else "de", gold, pred))
-    examples[0][1].append((200, 209, "PASSPORTID"))  # in one text only: absent from many resamples,
-    return examples                                   # where macro F1 must not count it as 0
+    # a label and a language in one text only: absent from many resamples, where macro F1 must not
+    # count the label as 0 and neither may have an F1
+    examples[0] = ("nl", examples[0][1] + [(200, 209, "PASSPORTID")], examples[0][2])
+    return examples
 
 
 def test_bootstrap_intervals_equal_evaluating_each_resample():
@@ -57,18 +59,23 @@ def test_bootstrap_intervals_equal_evaluating_each_resample():
     # the same draws, each resample evaluated the slow way: texts repeated as often as drawn
     draws = np.random.default_rng(5).multinomial(40, np.full(40, 1 / 40), size=60)
     figures = {"macro_f1": [], "micro_f1": [], "char_f2": []}
-    label_f1 = {}  # per label, over the resamples that contain it
+    label_f1, language_f1 = {}, {}  # per label / language, over the resamples that contain it
     for counts in draws:
         report = evaluate([e for e, c in zip(examples, counts) for _ in range(c)])
         for name in figures:
             figures[name].append(report.summary()[name])
         for label, prf in report.per_label.items():
             label_f1.setdefault(label, []).append(prf.f1)
+        for language, prf in report.per_language.items():
+            language_f1.setdefault(language, []).append(prf.f1)
     for name, values in figures.items():
         np.testing.assert_allclose(intervals.overall[name], np.percentile(values, [2.5, 97.5]), atol=1e-4)
     assert set(intervals.per_label) == set(label_f1) and len(label_f1["PASSPORTID"]) < 60
     for label, values in label_f1.items():
         np.testing.assert_allclose(intervals.per_label[label], np.percentile(values, [2.5, 97.5]), atol=1e-4)
+    assert set(intervals.per_language) == set(language_f1) == {"de", "en", "nl"} and len(language_f1["nl"]) < 60
+    for language, values in language_f1.items():
+        np.testing.assert_allclose(intervals.per_language[language], np.percentile(values, [2.5, 97.5]), atol=1e-4)
     point = evaluate(examples).summary()
     assert all(lo < point[k] < hi for k, (lo, hi) in intervals.overall.items())  # a real spread around it
 
@@ -77,6 +84,6 @@ def test_bootstrap_intervals_of_a_perfect_model_and_of_nothing():
     gold = [("en", [(0, 4, "CITY")], [(0, 4, "CITY")])] * 5
     intervals = confidence_intervals(gold)
     assert intervals.overall == {"macro_f1": (1.0, 1.0), "micro_f1": (1.0, 1.0), "char_f2": (1.0, 1.0)}
-    assert intervals.per_label == {"CITY": (1.0, 1.0)}
+    assert intervals.per_label == {"CITY": (1.0, 1.0)} and intervals.per_language == {"en": (1.0, 1.0)}
     empty = confidence_intervals([])
-    assert empty.overall == {} and empty.per_label == {}
+    assert empty.overall == {} and empty.per_label == {} and empty.per_language == {}
