@@ -27,13 +27,15 @@ def prf_table(rows: Iterable[tuple[str, Mapping[str, Any]]], key: str,
               f1_intervals: Mapping[str, Iterable[float]] | None = None) -> str:
     """Rows of (name, {"precision", "recall", "f1", "support"}) as a markdown table, with a column
     of each row's F1 interval (low, high) when ``f1_intervals`` is given."""
-    if f1_intervals is None:
-        return markdown_table(((name, m["precision"], m["recall"], m["f1"], m["support"]) for name, m in rows),
-                              (key, "P", "R", "F1", "support"))
-    return markdown_table(((name, m["precision"], m["recall"], m["f1"],
-                            "{:.2f}-{:.2f}".format(*f1_intervals[name]) if name in f1_intervals else "",
-                            m["support"]) for name, m in rows),
-                          (key, "P", "R", "F1", "F1 95% interval", "support"))
+    def interval(name: str) -> list[str]:
+        if f1_intervals is None:
+            return []
+        return ["{:.2f}-{:.2f}".format(*f1_intervals[name]) if name in f1_intervals else ""]
+
+    return markdown_table(((name, m["precision"], m["recall"], m["f1"], *interval(name), m["support"])
+                           for name, m in rows),
+                          (key, "P", "R", "F1", *(["F1 95% interval"] if f1_intervals is not None else []),
+                           "support"))
 
 
 def highlight(sample: Mapping[str, Any]) -> str:
