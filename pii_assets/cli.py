@@ -214,6 +214,9 @@ def release_build(args: argparse.Namespace) -> None:
         print()
         print(prf_table(report["per_label"].items(), "label", intervals.get("per_label_f1")))
     directory = Path(args.data_dir) / "releases" / key
+    if (directory / "comparison.json").is_file():
+        print()
+        print(comparison_table(json.loads((directory / "comparison.json").read_text(encoding="utf-8"))))
     if (directory / "parity.json").is_file():
         print()
         print(deployment_table(json.loads((directory / "parity.json").read_text(encoding="utf-8"))))
@@ -240,7 +243,25 @@ def deployment_table(parity: dict) -> str:
         ("test strict micro F1", summary["reference_micro_f1"], summary["candidate_micro_f1"]),
     ], ("", "trained (torch fp32)", "quantized (int8 ONNX)")) + (
         f"\n\nparity: argmax agreement {summary['argmax_agreement']:.2%}, F1 drop "
-        f"{summary['micro_f1_drop_points']:.2f} points, {summary['differing_spans']} differing spans")
+        f"{summary['micro_f1_drop_points']:.2f} points"
+        + (f" (95% interval {summary['micro_f1_drop_points_ci95']})" if "micro_f1_drop_points_ci95" in summary else "")
+        + f", {summary['differing_spans']} differing spans")
+
+
+def comparison_table(comparison: dict) -> str:
+    """The trained model next to vanilla Presidio (model_evaluation's comparison.json), with the
+    paired-bootstrap interval of each difference when both were measured."""
+    results, differences = comparison["results"], comparison.get("trained_minus_presidio", {})
+    figures = (("char F2", "all_labels", "char_f2", "char_f2"),
+               ("entity macro F1 (all labels)", "all_labels", "macro_f1", "macro_f1_all_labels"),
+               ("entity micro F1 (1:1 labels)", "one_to_one_labels", "micro_f1", "micro_f1_one_to_one_labels"))
+    systems = sorted(results, key=lambda name: name != "trained model")
+    rows = [(name, *(results[system][group][key] for system in systems),
+             *((f"{d['point']:+.4f} ({d['low']:+.4f} to {d['high']:+.4f})" if (d := differences.get(diff)) else "",)
+               if differences else ()))
+            for name, group, key, diff in figures]
+    header = ("test texts", *systems, *(("trained - presidio (95% interval)",) if differences else ()))
+    return markdown_table(rows, header) + ("" if len(results) > 1 else f"\n\nno Presidio baseline: {comparison['presidio']}")
 
 
 def publication_summary(directory: Path) -> str:

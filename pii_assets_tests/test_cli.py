@@ -85,6 +85,8 @@ def test_demo_builds_a_signed_verified_release(user_env, tmp_path, tiny_backbone
     assert "| demo-a | 60 | 0 |" in out and "| demo-b | 60 | 0 |" in out
     assert "| IBAN |" in out and str(tmp_path / "data") in out
     assert "| macro_f1 |" in out and "| size (MiB) |" in out and "latency, batch 1" in out
+    assert "| test texts | trained model | presidio (vanilla) | trained - presidio (95% interval) |" in out
+    assert "F1 drop" in out and "points (95% interval " in out
     assert f"OK {tmp_path / 'data' / 'releases' / 'r1' / 'quantized_model'}" in out
     assert "release r1: run" in out and "succeeded" in out.split("release r1: run")[1]
     assert "HF dataset" in out and "LLaMA-Factory: llamafactory-cli train" in out

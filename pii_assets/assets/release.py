@@ -254,7 +254,7 @@ def trained_model(context: dg.AssetExecutionContext, config: TrainingConfig, sto
 )
 def model_evaluation(context: dg.AssetExecutionContext, storage: StorageResource,
                      backbone: BackboneResource) -> dg.MaterializeResult:
-    from pii_assets.training.metrics import evaluate
+    from pii_assets.training.metrics import BOOTSTRAP_RESAMPLES, evaluate, paired_differences
     from pii_assets.training.predict import Predictor
     from pii_assets.training.presidio import ONE_TO_ONE, PresidioUnavailable, mapped, presidio_spans
     from pii_assets.training.tokens import WindowConfig
@@ -276,24 +276,39 @@ def model_evaluation(context: dg.AssetExecutionContext, storage: StorageResource
         note = str(exc)
         context.log.warning(note)
     one_to_one = set(ONE_TO_ONE.values())
-    rows, results = [], {}
+    languages = [s["language"] for s in ordered]
+    rows, results, examples = [], {}, {}
     for name, predictions in systems.items():
-        report = evaluate(zip([s["language"] for s in ordered], gold, predictions))
-        mapped_report = evaluate((s["language"], [g for g in gs if g[2] in one_to_one],
-                                  [p for p in ps if p[2] in one_to_one]) for s, gs, ps in zip(ordered, gold, predictions))
+        examples[name] = (list(zip(languages, gold, predictions)),
+                          [(language, [g for g in gs if g[2] in one_to_one], [p for p in ps if p[2] in one_to_one])
+                           for language, gs, ps in zip(languages, gold, predictions)])
+        report, mapped_report = (evaluate(e) for e in examples[name])
         summary = report.summary()
-        results[name] = {"all_labels": summary, "one_to_one_labels": mapped_report.summary(),
-                         "per_language_char": {}}
+        results[name] = {"all_labels": summary, "one_to_one_labels": mapped_report.summary()}
         rows.append((name, summary["char_precision"], summary["char_recall"], summary["char_f2"],
                      summary["macro_f1"], round(mapped_report.micro.f1, 4)))
-    write_json(release_dir(store, release) / "comparison.json",
-               {"release": release, "texts": len(texts), "presidio": note, "results": results})
+    document = {"release": release, "texts": len(texts), "presidio": note, "results": results}
+    extra = {}
+    if len(systems) == 2:  # the same texts for both: a paired bootstrap of the differences
+        (ours_all, ours_mapped), (theirs_all, theirs_mapped) = examples.values()
+        all_labels, mapped_labels = paired_differences(ours_all, theirs_all), paired_differences(ours_mapped, theirs_mapped)
+        differences = {"char_f2": all_labels.get("char_f2"), "macro_f1_all_labels": all_labels.get("macro_f1"),
+                       "micro_f1_one_to_one_labels": mapped_labels.get("micro_f1")}
+        document["trained_minus_presidio"] = {
+            "level": 0.95, "method": f"paired percentile bootstrap over the {len(texts)} test texts, "
+                      f"{BOOTSTRAP_RESAMPLES} resamples",
+            **{k: d._asdict() for k, d in differences.items() if d}}
+        extra["trained_minus_presidio"] = dg.MetadataValue.md(markdown_table(
+            [(k, f"{d.point:+.4f}", f"{d.low:+.4f} to {d.high:+.4f}") for k, d in differences.items() if d],
+            ("figure", "trained - presidio", "95% interval (paired bootstrap)")))
+    write_json(release_dir(store, release) / "comparison.json", document)
     store.publish(release_dir(store, release) / "comparison.json")
     return dg.MaterializeResult(metadata={
         "texts": len(texts),
         "comparison": dg.MetadataValue.md(markdown_table(
             rows, ("system", "char P", "char R", "char F2", "entity macro F1 (all labels)",
                    "entity micro F1 (1:1 labels)"))),
+        **extra,
         "presidio": note,
         "path": dg.MetadataValue.path(str(release_dir(store, release) / "comparison.json")),
     })

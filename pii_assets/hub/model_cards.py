@@ -53,6 +53,22 @@ def _summary_table(evaluation: Mapping[str, Any], comparison: Mapping[str, Any] 
                           ("system", "entity micro F1", "entity macro F1", "char P", "char R", "char F2"))
 
 
+def _uncertainty(evaluation: Mapping[str, Any], comparison: Mapping[str, Any] | None) -> str:
+    """The figures' 95% bootstrap intervals and the paired difference with Presidio, where measured."""
+    intervals = evaluation.get("intervals") or {}
+    names = {"macro_f1": "entity macro F1", "micro_f1": "entity micro F1", "char_f2": "char F2"}
+    lines = []
+    if all(k in intervals for k in names):
+        lines.append(f"95% intervals ({intervals.get('method', 'bootstrap over the test texts')}): "
+                     + ", ".join(f"{name} {intervals[k][0]:.3f}-{intervals[k][1]:.3f}" for k, name in names.items())
+                     + ". They say how much the figures depend on which texts landed in the test split.")
+    difference = ((comparison or {}).get("trained_minus_presidio") or {}).get("char_f2")
+    if difference:
+        lines.append(f"Against vanilla Presidio on the same texts, char F2 differs by {difference['point']:+.3f} "
+                     f"(95% interval {difference['low']:+.3f} to {difference['high']:+.3f}, paired bootstrap).")
+    return "\n\n".join(lines)
+
+
 def _base_model(backbone: str) -> str | None:
     if backbone in BASE_MODELS:
         return BASE_MODELS[backbone]
@@ -128,6 +144,8 @@ Or, on a downloaded copy, with the pii_assets CLI (character offsets of the inpu
 ## Evaluation (held-out test split of release `{links.release}`)
 
 {_summary_table(evaluation, comparison)}
+
+{_uncertainty(evaluation, comparison)}
 
 Strict entity-level scores (a span counts only with exact offsets and label); character-level
 scores are label-agnostic masking. Presidio is the vanilla analyzer measured on the same texts: it

@@ -9,7 +9,8 @@ Character-level masking is label-agnostic: which characters would a filter mask?
 recall and F2 (recall weighted twice, as Presidio reports) over characters.
 
 A test split of a few hundred texts leaves these figures a few points uncertain:
-``confidence_intervals`` gives percentile-bootstrap intervals over texts.
+``confidence_intervals`` gives percentile-bootstrap intervals over texts, and
+``paired_differences`` those of the difference between two systems scored on the same texts.
 """
 
 from __future__ import annotations
@@ -135,6 +136,70 @@ class Intervals:
     """Entity F1 of each language's texts, over the resamples that contain the language."""
 
 
+class Difference(NamedTuple):
+    """A figure of system A minus the same figure of system B on the same texts, with its
+    paired-bootstrap interval: ``low > 0`` says A is better whichever texts were drawn."""
+    point: float
+    low: float
+    high: float
+
+
+class _Resampled(NamedTuple):
+    """Figures of ``evaluate`` on each bootstrap resample: arrays of shape (resamples,); a label's
+    or language's F1 is nan in the resamples that do not contain it."""
+    overall: dict[str, np.ndarray]
+    per_label: dict[str, np.ndarray]
+    per_language: dict[str, np.ndarray]
+
+
+def _draws(texts: int, resamples: int, seed: int) -> np.ndarray:
+    """How often each text is drawn in each resample, (resamples, texts)."""
+    return np.random.default_rng(seed).multinomial(texts, np.full(texts, 1 / texts), size=resamples)
+
+
+def _f(beta: float, tp, fp, fn):
+    """F-beta from count arrays; 0 where there is nothing to count."""
+    b2 = beta * beta
+    denominator = (1 + b2) * tp + b2 * fn + fp
+    return np.divide((1 + b2) * tp, denominator, out=np.zeros_like(tp), where=denominator > 0)
+
+
+def _resampled(examples: Sequence[tuple], draws: np.ndarray) -> _Resampled:
+    """The figures of ``evaluate`` on every resample of ``draws``, from per-text counts (a
+    resample's counts are the per-text counts weighted by how often each text was drawn)."""
+    per_text = [evaluate([example]) for example in examples]
+    n, empty = len(per_text), PRF()
+
+    def counts(groups: list[str], prf) -> np.ndarray:  # (texts, groups, [tp, fp, fn])
+        return np.array([[[p.tp, p.fp, p.fn] for p in (prf(r, g) for g in groups)] for r in per_text],
+                        dtype=np.float64).reshape(n, len(groups), 3)
+
+    def resampled(c: np.ndarray):  # tp, fp, fn, each (resamples, groups)
+        return np.moveaxis(np.einsum("bn,nkc->bkc", draws, c), -1, 0)
+
+    def per_group(names: list[str], tp, fp, fn) -> dict[str, np.ndarray]:
+        present = (tp + fp + fn) > 0  # a group absent from a resample has no F1 there
+        f1 = np.where(present, _f(1.0, tp, fp, fn), np.nan)
+        return {name: f1[:, i] for i, name in enumerate(names)}
+
+    labels = sorted({label for report in per_text for label in report.per_label})
+    languages = sorted({language for report in per_text for language in report.per_language})
+    tp, fp, fn = resampled(counts(labels, lambda r, g: r.per_label.get(g, empty)))
+    present = (tp + fp + fn) > 0
+    return _Resampled(
+        overall={"macro_f1": (_f(1.0, tp, fp, fn) * present).sum(axis=1) / np.maximum(present.sum(axis=1), 1),
+                 "micro_f1": _f(1.0, tp.sum(axis=1), fp.sum(axis=1), fn.sum(axis=1)),
+                 "char_f2": _f(2.0, *resampled(counts(["all"], lambda r, g: r.masking))[:, :, 0])},
+        per_label=per_group(labels, tp, fp, fn),
+        per_language=per_group(languages, *resampled(counts(languages, lambda r, g: r.per_language.get(g, empty)))))
+
+
+def _interval(values: np.ndarray, level: float) -> tuple[float, float]:
+    tail = (1 - level) / 2 * 100
+    low, high = np.nanpercentile(values, [tail, 100 - tail], axis=0)
+    return round(float(low), 4), round(float(high), 4)
+
+
 def confidence_intervals(examples: Sequence[tuple], resamples: int = BOOTSTRAP_RESAMPLES, level: float = 0.95,
                          seed: int = 0) -> Intervals:
     """Percentile-bootstrap intervals of the figures of ``evaluate(examples)``: macro F1, micro F1,
@@ -143,45 +208,29 @@ def confidence_intervals(examples: Sequence[tuple], resamples: int = BOOTSTRAP_R
     on the training seed)."""
     if not examples:
         return Intervals()
-    per_text = [evaluate([example]) for example in examples]
-    n, empty = len(per_text), PRF()
+    figures = _resampled(examples, _draws(len(examples), resamples, seed))
+    return Intervals(*({name: _interval(values, level) for name, values in group.items()} for group in figures))
 
-    def counts(groups: list[str], prf) -> np.ndarray:  # (texts, groups, [tp, fp, fn])
-        return np.array([[[p.tp, p.fp, p.fn] for p in (prf(r, g) for g in groups)] for r in per_text],
-                        dtype=np.float64).reshape(n, len(groups), 3)
 
-    labels = sorted({label for report in per_text for label in report.per_label})
-    languages = sorted({language for report in per_text for language in report.per_language})
-    draws = np.random.default_rng(seed).multinomial(n, np.full(n, 1 / n), size=resamples)  # (B, texts)
-
-    def resampled(c: np.ndarray):  # tp, fp, fn, each (B, groups)
-        return np.moveaxis(np.einsum("bn,nkc->bkc", draws, c), -1, 0)
-
-    def f(beta: float, tp, fp, fn):  # F-beta from counts; 0 where there is nothing to count
-        b2 = beta * beta
-        denominator = (1 + b2) * tp + b2 * fn + fp
-        return np.divide((1 + b2) * tp, denominator, out=np.zeros_like(tp), where=denominator > 0)
-
-    tail = (1 - level) / 2 * 100
-
-    def interval(values) -> tuple[float, float]:
-        low, high = np.nanpercentile(values, [tail, 100 - tail], axis=0)
-        return round(float(low), 4), round(float(high), 4)
-
-    def per_group(names: list[str], tp, fp, fn) -> dict[str, tuple[float, float]]:
-        present = (tp + fp + fn) > 0  # a group absent from a resample has no F1 there
-        f1 = np.where(present, f(1.0, tp, fp, fn), np.nan)
-        return {name: interval(f1[:, i]) for i, name in enumerate(names)}
-
-    tp, fp, fn = resampled(counts(labels, lambda r, g: r.per_label.get(g, empty)))
-    present = (tp + fp + fn) > 0
-    macro = (f(1.0, tp, fp, fn) * present).sum(axis=1) / np.maximum(present.sum(axis=1), 1)
-    micro = f(1.0, tp.sum(axis=1), fp.sum(axis=1), fn.sum(axis=1))
-    char = f(2.0, *resampled(counts(["all"], lambda r, g: r.masking))[:, :, 0])
-    return Intervals(
-        overall={"macro_f1": interval(macro), "micro_f1": interval(micro), "char_f2": interval(char)},
-        per_label=per_group(labels, tp, fp, fn),
-        per_language=per_group(languages, *resampled(counts(languages, lambda r, g: r.per_language.get(g, empty)))))
+def paired_differences(a: Sequence[tuple], b: Sequence[tuple], resamples: int = BOOTSTRAP_RESAMPLES,
+                       level: float = 0.95, seed: int = 0) -> dict[str, Difference]:
+    """Macro F1, micro F1 and char F2 of system ``a`` minus those of system ``b``, with paired
+    percentile-bootstrap intervals: both systems are scored on the same resamples of the texts, so
+    the interval reflects how differently they do on the same texts, not the spread of each.
+    ``a[i]`` and ``b[i]`` are the same text (same language and gold spans)."""
+    if len(a) != len(b):
+        raise ValueError(f"paired examples need the same texts: {len(a)} against {len(b)}")
+    for i, (x, y) in enumerate(zip(a, b)):
+        if x[0] != y[0] or sorted(x[1]) != sorted(y[1]):
+            raise ValueError(f"paired examples differ at text {i}: not the same language and gold spans")
+    if not a:
+        return {}
+    draws = _draws(len(a), resamples, seed)
+    point_a, point_b = evaluate(a), evaluate(b)
+    point = {"macro_f1": point_a.macro_f1 - point_b.macro_f1, "micro_f1": point_a.micro.f1 - point_b.micro.f1,
+             "char_f2": point_a.masking.f(2.0) - point_b.masking.f(2.0)}
+    ra, rb = _resampled(a, draws).overall, _resampled(b, draws).overall
+    return {name: Difference(round(point[name], 4), *_interval(ra[name] - rb[name], level)) for name in ra}
 
 
 class Gold(NamedTuple):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pii_assets.training.metrics import EntityReport, Gold, Span, evaluate
+from pii_assets.training.metrics import Difference, EntityReport, Gold, Span, evaluate, paired_differences
 from pii_assets.training.scoring import Scorer, probabilities_by_length
 from pii_assets.training.tokens import IGNORE
 from pii_assets.training.train import Windows, decode, predicted_spans
@@ -25,6 +25,8 @@ class ParityReport:
     candidate: EntityReport
     differing_spans: list[dict] = field(default_factory=list)
     """Predicted spans found by only one of the two models (sample id, span, which model)."""
+    micro_f1_difference: Difference | None = None
+    """Reference minus candidate micro F1 with its paired-bootstrap 95% interval over the texts."""
 
     @property
     def agreement(self) -> float:
@@ -53,6 +55,9 @@ class ParityReport:
                 "reference_micro_f1": round(self.reference.micro.f1, 4),
                 "candidate_micro_f1": round(self.candidate.micro.f1, 4),
                 "micro_f1_drop_points": round(self.micro_f1_drop_points, 3),
+                **({"micro_f1_drop_points_ci95": f"{100 * self.micro_f1_difference.low:.2f} to "
+                                                 f"{100 * self.micro_f1_difference.high:.2f}"}
+                   if self.micro_f1_difference else {}),
                 "differing_spans": len(self.differing_spans)}
 
 
@@ -69,13 +74,13 @@ def parity(reference: Scorer, candidate: Scorer, windows: Windows, gold: dict[st
         tokens += int(real.sum())
         agreeing += int((a[real].argmax(-1) == b[real].argmax(-1)).sum())
 
-    def report(probs) -> tuple[EntityReport, dict[str, set[Span]]]:
+    def examples(probs) -> tuple[list[tuple], dict[str, set[Span]]]:
         spans = predicted_spans(windows, decode(windows, probs, id2label), id2label, gold)
         found = {sid: {s for s, _ in spans.get(sid, [])} for sid in gold}
-        return evaluate((g.language, g.spans, sorted(found[sid])) for sid, g in gold.items()), found
+        return [(g.language, g.spans, sorted(found[sid])) for sid, g in gold.items()], found
 
-    ref_report, ref_found = report(ref_probs)
-    cand_report, cand_found = report(cand_probs)
+    ref_examples, ref_found = examples(ref_probs)
+    cand_examples, cand_found = examples(cand_probs)
     differing = []
     for sid in sorted(gold):
         for span, model in sorted([(s, "reference only") for s in ref_found[sid] - cand_found[sid]]
@@ -83,5 +88,6 @@ def parity(reference: Scorer, candidate: Scorer, windows: Windows, gold: dict[st
             start, end, label = span
             differing.append({"sample_id": sid, "start": start, "end": end, "label": label,
                               "value": gold[sid].text[start:end], "found_by": model})
-    return ParityReport(tokens, agreeing, ref_report, cand_report, differing)
+    return ParityReport(tokens, agreeing, evaluate(ref_examples), evaluate(cand_examples), differing,
+                        paired_differences(ref_examples, cand_examples).get("micro_f1"))
 

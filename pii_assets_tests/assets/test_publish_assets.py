@@ -93,6 +93,8 @@ def test_model_cards_carry_evaluation_parity_and_limits(offline):
     assert trained.data.pipeline_tag == "token-classification" and trained.data.library_name == "transformers"
     assert trained.data.eval_results[0].metric_value == evaluation["summary"]["micro_f1"]
     assert "presidio (vanilla)" in trained.text and "## Intended use and limits" in trained.text
+    low, high = evaluation["intervals"]["macro_f1"]
+    assert f"entity macro F1 {low:.3f}-{high:.3f}" in trained.text and "paired bootstrap" in trained.text
     assert f"| trained_on | {evaluation['training']['trained_on']} |" in trained.text
     quantized = ModelCard.load(storage.root / "releases/r1/model_cards/quantized_model.md")
     assert "model_quantized.onnx" in quantized.text and "Token argmax agreement" in quantized.text

@@ -130,6 +130,12 @@ def test_model_evaluation_compares_with_vanilla_presidio(built):
     assert comparison["texts"] == json.loads((storage.root / "releases/r1/manifest.json").read_text())["splits"]["test"]
     presidio = comparison["results"]["presidio (vanilla)"]["all_labels"]
     assert 0 < presidio["char_recall"] <= 1 and 0 < presidio["char_precision"] <= 1  # Presidio does find PII
+    ours, differences = comparison["results"]["trained model"], comparison["trained_minus_presidio"]
+    for name, (system, figure) in {"char_f2": ("all_labels", "char_f2"), "macro_f1_all_labels": ("all_labels", "macro_f1"),
+                                   "micro_f1_one_to_one_labels": ("one_to_one_labels", "micro_f1")}.items():
+        d = differences[name]  # the paired bootstrap interval of trained - presidio, around the point difference
+        assert abs(d["point"] - (ours[system][figure] - comparison["results"]["presidio (vanilla)"][system][figure])) < 2e-4
+        assert d["low"] <= d["point"] <= d["high"] and d["low"] < d["high"]
 
 
 def check_results(result) -> dict[str, bool]:

@@ -109,11 +109,16 @@ def test_parity_is_perfect_for_identical_models_and_names_the_spans_that_differ(
     oracle = Oracle(windows, len(DEFAULT.iob2_labels()))
     same = parity(oracle, oracle, windows, gold, pad_id=0)
     assert same.agreement == 1.0 and same.micro_f1_drop_points == 0 and not same.differing_spans
+    assert same.micro_f1_difference == (0.0, 0.0, 0.0)
     assert same.reference.micro.f1 == pytest.approx(1.0)
     email = [DEFAULT.label2id()["B-EMAIL"], DEFAULT.label2id()["I-EMAIL"]]
     lossy = parity(oracle, Shifted(oracle, email), windows, gold, pad_id=0)
     emails = sum(1 for g in gold.values() for s in g.spans if s[2] == "EMAIL")
     assert emails and lossy.agreement < 1.0 and lossy.micro_f1_drop_points > 0
+    difference = lossy.micro_f1_difference  # losing every email can only lower F1, on any resample
+    assert 100 * difference.point == pytest.approx(lossy.micro_f1_drop_points, abs=0.01)
+    assert 0 <= difference.low <= difference.point <= difference.high
+    assert lossy.summary()["micro_f1_drop_points_ci95"] == f"{100 * difference.low:.2f} to {100 * difference.high:.2f}"
     assert {d["label"] for d in lossy.differing_spans} == {"EMAIL"}
     assert all(d["found_by"] == "reference only" for d in lossy.differing_spans)
     assert len(lossy.differing_spans) == emails and not lossy.passed(0.5, 0.995)

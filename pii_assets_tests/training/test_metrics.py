@@ -1,6 +1,6 @@
 import pytest
 
-from pii_assets.training.metrics import confidence_intervals, decode_iob2, evaluate
+from pii_assets.training.metrics import confidence_intervals, decode_iob2, evaluate, paired_differences
 
 
 def test_strict_matching_needs_label_start_and_end():
@@ -87,3 +87,35 @@ def test_bootstrap_intervals_of_a_perfect_model_and_of_nothing():
     assert intervals.per_label == {"CITY": (1.0, 1.0)} and intervals.per_language == {"en": (1.0, 1.0)}
     empty = confidence_intervals([])
     assert empty.overall == {} and empty.per_label == {} and empty.per_language == {}
+
+
+def test_paired_differences_equal_evaluating_both_systems_on_each_resample():
+    import numpy as np
+
+    a = _random_examples(np.random.default_rng(3), 40)
+    rng = np.random.default_rng(4)  # system b: a's predictions without half of its correct spans
+    b = [(language, gold, [p for p in pred if p not in gold or rng.random() < 0.5]) for language, gold, pred in a]
+    differences = paired_differences(a, b, resamples=60, seed=5)
+    draws = np.random.default_rng(5).multinomial(40, np.full(40, 1 / 40), size=60)
+    deltas = {"macro_f1": [], "micro_f1": [], "char_f2": []}
+    for counts in draws:  # the same resample of texts for both systems
+        ra, rb = (evaluate([e for e, c in zip(x, counts) for _ in range(c)]) for x in (a, b))
+        for name in deltas:
+            deltas[name].append(ra.summary()[name] - rb.summary()[name])
+    full_a, full_b = evaluate(a).summary(), evaluate(b).summary()
+    for name, values in deltas.items():
+        np.testing.assert_allclose(differences[name][1:], np.percentile(values, [2.5, 97.5]), atol=2e-4)
+        assert abs(differences[name].point - (full_a[name] - full_b[name])) <= 1e-4
+    assert differences["micro_f1"].low > 0  # b misses half of what a finds: a is better on any draw
+
+
+def test_paired_differences_of_a_system_with_itself_and_of_different_texts():
+    import numpy as np
+
+    a = _random_examples(np.random.default_rng(3), 20)
+    assert all(d == (0.0, 0.0, 0.0) for d in paired_differences(a, a).values())
+    assert paired_differences([], []) == {}
+    with pytest.raises(ValueError, match="same texts: 20 against 19"):
+        paired_differences(a, a[1:])
+    with pytest.raises(ValueError, match="differ at text 0"):
+        paired_differences(a, [("xx", *a[0][1:])] + a[1:])
