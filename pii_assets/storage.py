@@ -102,8 +102,12 @@ def write_jsonl(path: str | os.PathLike, records: Iterable[Any]) -> int:
 
 def read_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, Any]]:
     """Stream ``(line_number, object)`` pairs; a malformed line raises SampleError naming it."""
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
+    with open(path, "rb") as fh:  # bytes, so a line that is not UTF-8 is named like a malformed one
+        for lineno, raw in enumerate(fh, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise SampleError(f"{os.fspath(path)}:{lineno}", f"not UTF-8 (byte {exc.start + 1} of the line)") from None
             if not line.strip():
                 continue
             try:

@@ -28,6 +28,15 @@ def test_malformed_jsonl_names_file_and_line(tmp_path):
         list(read_jsonl(path))
 
 
+def test_jsonl_that_is_not_utf8_names_file_and_line(tmp_path):
+    path = tmp_path / "latin1.jsonl"
+    path.write_bytes('{"t": "é"}\r\n\n{"t": "é"}\n'.encode("utf-8") + '{"t": "é"}\n'.encode("latin-1"))
+    rows = read_jsonl(path)
+    assert [next(rows), next(rows)] == [(1, {"t": "é"}), (3, {"t": "é"})]  # CRLF and blank lines as before
+    with pytest.raises(SampleError, match=r"latin1.jsonl:4: not UTF-8 \(byte 8 of the line\)"):
+        next(rows)
+
+
 def test_hash_index_round_trip(tmp_path):
     storage = LocalStorage(tmp_path)
     path = storage.batch_file("b", "text_hashes.npy")

@@ -2,9 +2,11 @@
 
 import json
 import shutil
+from pathlib import Path
 
 import dagster as dg
 import polars as pl
+import pytest
 
 from pii_assets.signing import generate_key
 
@@ -69,7 +71,6 @@ def test_predict_on_the_trained_model_any_length(built, tmp_path):
     import os
     import subprocess
     import sys
-    from pathlib import Path
 
     from pii_assets.training.predict import Predictor
 
@@ -103,6 +104,25 @@ def test_predict_on_the_trained_model_any_length(built, tmp_path):
                            "--output", str(tmp_path / "never.jsonl")], capture_output=True, text=True, timeout=300)
     assert proc.returncode != 0 and "bad.jsonl:2" in proc.stderr
     assert not (tmp_path / "never.jsonl").exists()
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--threshold", "1.5"], "argument --threshold: must be between 0 and 1 (exclusive), got 1.5"),
+    (["--threshold", "high"], "argument --threshold: not a number: 'high'"),
+    (["--input", "missing.jsonl"], "missing.jsonl: no such file"),
+    (["--input", "latin1.jsonl"], "latin1.jsonl:2: not UTF-8"),
+])
+def test_predict_cli_bad_arguments_and_files_are_clear_errors(built, tmp_path, monkeypatch, capsys, args, message):
+    from pii_assets import cli
+
+    monkeypatch.chdir(tmp_path)
+    Path("in.jsonl").write_text('{"text": "Anna"}\n')
+    Path("latin1.jsonl").write_bytes('{"text": "ok"}\n{"text": "Zoë"}\n'.encode("latin-1"))
+    argv = ["predict", "--model", str(built[0].root / "releases/r1/trained_model"), "--input", "in.jsonl",
+            "--output", "out.jsonl"]
+    with pytest.raises(SystemExit) as exc:
+        cli.main(argv + args)
+    assert message in f"{exc.value.code}{capsys.readouterr().err}" and not Path("out.jsonl").exists()
 
 
 def test_predict_cli_streams_the_input_in_chunks(built, tmp_path, monkeypatch, capsys):
@@ -184,7 +204,6 @@ def test_signature_without_a_key_fails_clearly_and_signs_nothing(built):
 def test_verify_cli_passes_the_signed_model_and_fails_on_tampering(built, tmp_path):
     import subprocess
     import sys
-    from pathlib import Path
 
     storage = built[0]
     release = storage.root / "releases/r1"
