@@ -105,8 +105,29 @@ def materialize(args: argparse.Namespace) -> None:
         print(f"batch {key}: run {result.run_id} {'succeeded' if result.success else 'FAILED'}")
         if not result.success:
             failed.append(key)
+            print("".join(f"  {reason}\n" for reason in failure_reasons(result)), end="", file=sys.stderr)
     if failed:
         raise SystemExit(f"error: batch run failed for {', '.join(failed)}; see the run in the UI")
+
+
+def failure_reasons(result) -> list[str]:
+    """Why a run failed, one line per failed step or failed blocking check (the first line of each
+    error, as the run's log has it in full): what the CLI prints instead of a bare FAILED."""
+    reasons = []
+    for event in result.all_events:
+        if event.is_step_failure:
+            data, error = event.step_failure_data, event.step_failure_data.error
+            while error and error.cause:  # Dagster wraps what the asset raised
+                error = error.cause
+            if error and error.cls_name == "DagsterAssetCheckFailedError":
+                continue  # the failed check has its own line
+            message = (data.user_failure_data.description if data.user_failure_data and data.user_failure_data.description
+                       else error.message if error else "failed")
+            reasons.append(f"{event.step_key}: {message.strip().splitlines()[0]}")
+        elif event.event_type_value == "ASSET_CHECK_EVALUATION" and not event.asset_check_evaluation_data.passed:
+            check = event.asset_check_evaluation_data
+            reasons.append(f"check {check.check_name} on {check.asset_key.to_user_string()} failed")
+    return reasons
 
 
 def _storage_resource(args: argparse.Namespace):
@@ -230,8 +251,8 @@ def release_build(args: argparse.Namespace) -> None:
         print(publication_summary(directory))
     print(f"release {key}: run {result.run_id} {'succeeded' if result.success else 'FAILED'}")
     if not result.success:
-        raise SystemExit(f"error: release {key} failed (a failed macro_f1_floor or parity check fails the "
-                         "release; signing needs a key, see README); see the run in the UI")
+        raise SystemExit(f"error: release {key} failed; see the run in the UI\n"
+                         + "".join(f"  {reason}\n" for reason in failure_reasons(result)).rstrip("\n"))
 
 
 def deployment_table(parity: dict) -> str:

@@ -57,6 +57,8 @@ def test_batches_on_s3_are_seen_from_another_working_copy(user_env, tmp_path, s3
     (["batch", "declare", "ok", "--languages", "en,xx"], "unknown language 'xx'"),
     (["batch", "declare", "ok", "--label-weight", "NAME=2"], "unknown label 'NAME'"),
     (["batch", "materialize", "never-declared"], "batch 'never-declared' is not declared"),
+    (["release", "build", "r9", "--log-level", "ERROR"],
+     "release r9 failed; see the run in the UI\n  release_manifest: release 'r9': no batch is eligible"),
 ])
 def test_bad_input_is_a_clear_error(user_env, tmp_path, args, message):
     proc = run(args, user_env, check=False)
@@ -91,3 +93,26 @@ def test_demo_builds_a_signed_verified_release(user_env, tmp_path, tiny_backbone
     assert "release r1: run" in out and "succeeded" in out.split("release r1: run")[1]
     assert "HF dataset" in out and "LLaMA-Factory: llamafactory-cli train" in out
     assert (tmp_path / "data/releases/r1/sft/dataset_info.json").is_file()
+
+
+def test_failure_reasons_name_the_failed_step_and_the_failed_blocking_check():
+    import dagster as dg
+
+    from pii_assets.cli import failure_reasons
+
+    @dg.asset(check_specs=[dg.AssetCheckSpec("floor", asset="scored", blocking=True)])
+    def scored():
+        return dg.MaterializeResult(check_results=[dg.AssetCheckResult(check_name="floor", passed=False)])
+
+    @dg.asset
+    def broken():
+        raise dg.Failure(description="the input is empty\nmore detail in the log")
+
+    @dg.asset
+    def crashed():
+        raise KeyError("label")
+
+    result = dg.materialize([scored, broken, crashed], raise_on_error=False)
+    assert not result.success
+    assert sorted(failure_reasons(result)) == ["broken: the input is empty", "check floor on scored failed",
+                                               "crashed: KeyError: 'label'"]
