@@ -1,5 +1,6 @@
 """The CLI and the code location as a new user runs them (subprocesses, persistent instance)."""
 
+import json
 import os
 import subprocess
 import sys
@@ -93,6 +94,36 @@ def test_demo_builds_a_signed_verified_release(user_env, tmp_path, tiny_backbone
     assert "release r1: run" in out and "succeeded" in out.split("release r1: run")[1]
     assert "HF dataset" in out and "LLaMA-Factory: llamafactory-cli train" in out
     assert (tmp_path / "data/releases/r1/sft/dataset_info.json").is_file()
+
+
+def test_a_hub_backbone_name_is_downloaded_once_then_used_from_the_cache(user_env, tmp_path, tiny_backbone):
+    """PII_ASSETS_BACKBONE as a Hub name (here on the fake Hub): the demo trains on it, and without the
+    Hub (HF_HUB_OFFLINE=1, server gone) a new batch is tokenized from the local cache."""
+    from huggingface_hub import HfApi, ModelCard
+
+    from pii_assets_tests.hubserver import serve
+
+    key = tmp_path / "signing.pem"
+    run(["keygen", "--out", str(key)], user_env)
+    env = {**user_env, "PII_ASSETS_BACKBONE": "acme/tiny-bert", "PII_ASSETS_SIGNING_KEY_FILE": str(key),
+           "HF_HOME": str(tmp_path / "hf-home"), "HF_HUB_OFFLINE": "0", "TRANSFORMERS_OFFLINE": "0"}
+    env.pop("HF_TOKEN", None)  # a public repo: downloads need no token
+    with serve(token="hf_backbone_t0ken") as hub:
+        api = HfApi(endpoint=hub.endpoint, token="hf_backbone_t0ken")
+        api.create_repo("acme/tiny-bert")
+        api.upload_folder(folder_path=tiny_backbone, repo_id="acme/tiny-bert")
+        out = run(["demo", "--size", "60", "--epochs", "1", "--learning-rate", "3e-3", "--macro-f1-floor", "0",
+                   "--sft-min-per-category", "5"], {**env, "HF_ENDPOINT": hub.endpoint}).stdout
+        fetched = {path for method, path, status in hub.requests if method == "GET" and status == 200}
+    assert "release r1: run" in out and "succeeded" in out.split("release r1: run")[1]
+    assert {"/acme/tiny-bert/resolve/main/config.json", "/acme/tiny-bert/resolve/main/tokenizer.json"} <= fetched
+    release = tmp_path / "data/releases/r1"
+    assert json.loads((release / "manifest.json").read_text())["config"]["backbone"] == "acme/tiny-bert"
+    assert ModelCard.load(release / "model_cards/trained_model.md").data.base_model == "acme/tiny-bert"
+    offline = {**env, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    run(["batch", "declare", "later", "--size", "20", "--languages", "en"], offline)
+    assert "succeeded" in run(["batch", "materialize", "later"], offline).stdout
+    assert (tmp_path / "data/batches/later/training_tokens.parquet").is_file()
 
 
 def test_failure_reasons_name_the_failed_step_and_the_failed_blocking_check():
