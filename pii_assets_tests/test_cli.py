@@ -99,8 +99,9 @@ def test_demo_builds_a_signed_verified_release(user_env, tmp_path, tiny_backbone
 def test_a_hub_backbone_name_is_downloaded_once_then_used_from_the_cache(user_env, tmp_path, tiny_backbone):
     """PII_ASSETS_BACKBONE as a Hub name (here on the fake Hub): the demo trains on it, and without the
     Hub (HF_HUB_OFFLINE=1, server gone) a new batch is tokenized from the local cache."""
-    from huggingface_hub import HfApi, ModelCard
+    from huggingface_hub import ModelCard
 
+    from pii_assets.hub.client import push_folder
     from pii_assets_tests.hubserver import serve
 
     key = tmp_path / "signing.pem"
@@ -109,9 +110,8 @@ def test_a_hub_backbone_name_is_downloaded_once_then_used_from_the_cache(user_en
            "HF_HOME": str(tmp_path / "hf-home"), "HF_HUB_OFFLINE": "0", "TRANSFORMERS_OFFLINE": "0"}
     env.pop("HF_TOKEN", None)  # a public repo: downloads need no token
     with serve(token="hf_backbone_t0ken") as hub:
-        api = HfApi(endpoint=hub.endpoint, token="hf_backbone_t0ken")
-        api.create_repo("acme/tiny-bert")
-        api.upload_folder(folder_path=tiny_backbone, repo_id="acme/tiny-bert")
+        push_folder(Path(tiny_backbone), "acme/tiny-bert", repo_type="model", token="hf_backbone_t0ken",
+                    endpoint=hub.endpoint, private=False, commit_message="tiny backbone")
         out = run(["demo", "--size", "60", "--epochs", "1", "--learning-rate", "3e-3", "--macro-f1-floor", "0",
                    "--sft-min-per-category", "5"], {**env, "HF_ENDPOINT": hub.endpoint}).stdout
         fetched = {path for method, path, status in hub.requests if method == "GET" and status == 200}
