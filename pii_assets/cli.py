@@ -228,12 +228,7 @@ def release_build(args: argparse.Namespace) -> None:
     )
     evaluation = Path(args.data_dir) / "releases" / key / "evaluation.json"
     if evaluation.is_file():
-        report = json.loads(evaluation.read_text(encoding="utf-8"))
-        intervals = report.get("intervals", {})
-        print(markdown_table([(k, v, "{:.4f}-{:.4f}".format(*intervals[k]) if k in intervals else "")
-                              for k, v in report["summary"].items()], ("test metric", "value", "95% interval")))
-        print()
-        print(prf_table(report["per_label"].items(), "label", intervals.get("per_label_f1")))
+        print(metric_tables(json.loads(evaluation.read_text(encoding="utf-8")), "test metric"))
     directory = Path(args.data_dir) / "releases" / key
     if (directory / "comparison.json").is_file():
         print()
@@ -253,6 +248,18 @@ def release_build(args: argparse.Namespace) -> None:
     if not result.success:
         raise SystemExit(f"error: release {key} failed; see the run in the UI\n"
                          + "".join(f"  {reason}\n" for reason in failure_reasons(result)).rstrip("\n"))
+
+
+def metric_tables(report: dict, title: str, per_language: bool = False) -> str:
+    """An evaluation document (``metrics.report_json``, evaluation.json) as markdown: the summary
+    and the per-label table (and the per-language one) with their 95% intervals."""
+    intervals = report.get("intervals", {})
+    tables = [markdown_table([(k, v, "{:.4f}-{:.4f}".format(*intervals[k]) if k in intervals else "")
+                              for k, v in report["summary"].items()], (title, "value", "95% interval")),
+              prf_table(sorted(report["per_label"].items()), "label", intervals.get("per_label_f1"))]
+    if per_language:
+        tables.append(prf_table(sorted(report["per_language"].items()), "language", intervals.get("per_language_f1")))
+    return "\n\n".join(tables)
 
 
 def deployment_table(parity: dict) -> str:
@@ -352,6 +359,51 @@ def predict(args: argparse.Namespace) -> None:
     print(f"{total} texts -> {args.output} (threshold {threshold})")
 
 
+def evaluate_models(args: argparse.Namespace) -> None:
+    """Score one model, or two side by side, on the user's own labeled JSONL."""
+    from pii_assets.samples import labeled_text
+    from pii_assets.training.metrics import (BOOTSTRAP_RESAMPLES, confidence_intervals, evaluate, paired_differences,
+                                             report_json)
+    from pii_assets.training.predict import SENSITIVITY, Predictor
+
+    threshold = args.threshold if args.threshold is not None else SENSITIVITY[args.sensitivity]
+    if len(args.model) > 2:
+        raise SystemExit("error: --model at most twice (one model, or two compared on the same texts)")
+    for model in args.model:
+        if not (Path(model) / "config.json").is_file():
+            raise SystemExit(f"error: {model} is not a model directory (no config.json)")
+    if not Path(args.input).is_file():
+        raise SystemExit(f"error: {args.input}: no such file")
+    labeled = [labeled_text(record, f"{args.input}:{lineno}") for lineno, record in read_jsonl(args.input)]
+    if not labeled:
+        raise SystemExit(f"error: {args.input}: no labeled texts")
+    texts = [text for _, text, _ in labeled]
+    print(f"{len(texts)} texts, {sum(len(spans) for *_, spans in labeled)} labeled spans ({args.input}), "
+          f"threshold {threshold}")
+    examples, document = {}, {"input": str(args.input), "texts": len(texts), "threshold": threshold, "models": {}}
+    for model in args.model:
+        predictions = Predictor(Path(model)).predict(texts, threshold)
+        examples[model] = [(language, gold, [(p["start"], p["end"], p["label"]) for p in spans])
+                           for (language, _, gold), spans in zip(labeled, predictions)]
+        document["models"][model] = report_json(evaluate(examples[model]), confidence_intervals(examples[model]))
+        print(f"\n{model}\n")
+        print(metric_tables(document["models"][model], "metric", per_language=True))
+    if len(args.model) == 2:
+        differences = paired_differences(*examples.values())
+        document["differences"] = {"first_minus_second": {k: d._asdict() for k, d in differences.items()},
+                                   "method": f"paired percentile bootstrap over the {len(texts)} texts, "
+                                             f"{BOOTSTRAP_RESAMPLES} resamples", "level": 0.95}
+        first, second = (document["models"][m]["summary"] for m in args.model)
+        print("\n" + markdown_table(
+            [(k, first[k], second[k], f"{d.point:+.4f} ({d.low:+.4f} to {d.high:+.4f})") for k, d in differences.items()],
+            ("metric", "first model", "second model", "first - second (95% interval, paired bootstrap)")))
+    if args.output:
+        from pii_assets.storage import write_json
+
+        write_json(args.output, document)
+        print(f"\nreport -> {args.output}")
+
+
 def keygen(args: argparse.Namespace) -> None:
     from pii_assets.resources import SIGNING_KEY_FILE_ENV
     from pii_assets.signing import generate_key
@@ -382,6 +434,13 @@ def labelstudio_config(args: argparse.Namespace) -> None:
 
 def label_maps(args: argparse.Namespace) -> None:
     print(json.dumps({"label2id": DEFAULT.label2id(), "id2label": DEFAULT.id2label()}, indent=2))
+
+
+def _add_sensitivity(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--threshold", type=probability,
+                        help="token probability for a PII label, between 0 and 1 (overrides --sensitivity)")
+    parser.add_argument("--sensitivity", choices=("high", "medium", "low"), default="low",
+                        help="presets: high=0.1, medium=0.25, low=0.5")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -424,11 +483,18 @@ def build_parser() -> argparse.ArgumentParser:
                                                    "releases/<r>/quantized_model (onnxruntime)")
     pr.add_argument("--input", required=True)
     pr.add_argument("--output", required=True)
-    pr.add_argument("--threshold", type=probability,
-                    help="token probability for a PII label, between 0 and 1 (overrides --sensitivity)")
-    pr.add_argument("--sensitivity", choices=("high", "medium", "low"), default="low",
-                    help="presets: high=0.1, medium=0.25, low=0.5")
+    _add_sensitivity(pr)
     pr.set_defaults(func=predict)
+
+    ev = sub.add_parser("evaluate", help="strict entity-level and character-level scores of a model (or two, "
+                                         "compared) on your own labeled JSONL, with 95% intervals")
+    ev.add_argument("--model", required=True, action="append",
+                    help="a trained or quantized model directory; give it twice to compare two models")
+    ev.add_argument("--input", required=True,
+                    help='JSONL: {"text", "privacy_mask": [{"start", "end", "label"}], "language"?} per line')
+    ev.add_argument("--output", help="also write the report as JSON")
+    _add_sensitivity(ev)
+    ev.set_defaults(func=evaluate_models)
 
     dm = sub.add_parser("demo", help="declare and materialize demo-a and demo-b, then build, quantize, sign "
                                       "and verify release r1")

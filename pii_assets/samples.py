@@ -234,5 +234,35 @@ def first_line(sample: Sample, min_chars: int = 10) -> Sample | None:
                      "privacy_mask": spans, "coreferences": [], "meta": dict(sample.get("meta", {}))})
 
 
+def labeled_text(record: Any, where: str, *, catalogue: Catalogue = DEFAULT) -> tuple[str, str, list[tuple]]:
+    """``(language, text, [(start, end, label)])`` of a labeled record, the looser contract of a
+    user's own evaluation data: ``text``, ``privacy_mask`` (``start``, ``end``, ``label``, and
+    ``value`` if given must equal the text there) and an optional ``language`` (``und`` when
+    absent). Raises :class:`SampleError` naming ``where`` (and the span) and the problem."""
+    if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+        raise SampleError(where, "expected an object with a string 'text'")
+    text, spans = record["text"], record.get("privacy_mask")
+    if not isinstance(spans, list):
+        raise SampleError(where, "'privacy_mask' must be a list of spans (an empty list for a text without PII)")
+    language = record.get("language", "und")
+    if not isinstance(language, str) or not language:
+        raise SampleError(where, "'language' must be a non-empty string")
+    out = []
+    for i, span in enumerate(spans):
+        if not isinstance(span, dict):
+            raise SampleError(f"{where}, span {i}", "expected an object with start, end and label")
+        start, end, label = span.get("start"), span.get("end"), span.get("label")
+        if not all(isinstance(x, int) and not isinstance(x, bool) for x in (start, end)) or not 0 <= start < end <= len(text):
+            raise SampleError(f"{where}, span {i}", f"start {start!r} / end {end!r} are not offsets inside "
+                                                    f"the text (0 <= start < end <= {len(text)})")
+        if label not in catalogue.names:
+            raise SampleError(f"{where}, span {i}", f"unknown label {label!r} (labels: `pii-assets label-maps`)")
+        if "value" in span and span["value"] != text[start:end]:
+            raise SampleError(f"{where}, span {i}", f"value {span['value']!r} is not the text at "
+                                                    f"{start}:{end} ({text[start:end]!r})")
+        out.append((start, end, label))
+    return language, text, out
+
+
 def dumps(sample: Sample) -> str:
     return json.dumps(sample, ensure_ascii=False, separators=(",", ":"))

@@ -163,7 +163,7 @@ def trained_model(context: dg.AssetExecutionContext, config: TrainingConfig, sto
                   backbone: BackboneResource) -> dg.MaterializeResult:
     import torch
 
-    from pii_assets.training.metrics import BOOTSTRAP_RESAMPLES, confidence_intervals, evaluate, gold_spans
+    from pii_assets.training.metrics import confidence_intervals, evaluate, gold_spans, report_json
     from pii_assets.training.model import PiiModel
     from pii_assets.training.train import Windows, train, window_examples
 
@@ -204,13 +204,7 @@ def trained_model(context: dg.AssetExecutionContext, config: TrainingConfig, sto
     with atomic_directory(directory) as tmp:
         model.save(tmp, tokenizer)
     write_json(release_dir(store, release) / "evaluation.json", {
-        "release": release, "split": "test", "summary": summary,
-        "intervals": {"level": 0.95, "method": f"percentile bootstrap over the {len(examples)} test texts, "
-                      f"{BOOTSTRAP_RESAMPLES} resamples", **{k: list(v) for k, v in intervals.overall.items()},
-                      "per_label_f1": {k: list(v) for k, v in intervals.per_label.items()},
-                      "per_language_f1": {k: list(v) for k, v in intervals.per_language.items()}},
-        "per_label": {l: p.as_dict() for l, p in report.per_label.items()},
-        "per_language": {l: p.as_dict() for l, p in report.per_language.items()},
+        "release": release, "split": "test", **report_json(report, intervals),
         "training": {"history": result.history, "best_val_macro_f1": result.best_macro_f1,
                      "best_step": result.best_step, "steps": result.steps, "seconds": round(result.seconds, 1),
                      "stopped_early": result.stopped_early, "trained_on": result.trained_on,

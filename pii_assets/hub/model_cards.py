@@ -97,7 +97,8 @@ _LIMITS = """## Intended use and limits
   credentials) in text before it is logged, shared or sent to a third-party model, in the languages
   listed. It is a detector, not an anonymiser: review what it masks where mistakes matter.
 - Trained on synthetic texts (see the dataset card). Real documents differ: measure precision and
-  recall on a sample of your own data before relying on it, and pick the threshold for your use.
+  recall on a sample of your own data before relying on it (`pii-assets evaluate --model DIR --input
+  labeled.jsonl`), and pick the threshold for your use.
 - Labels outside the catalogue (medical details, religion, free-text descriptions of people) are not
   detected. Quality differs by language and label: the tables below are per label on the synthetic
   test split, which shares templates' style (never the same template group) with the training data.

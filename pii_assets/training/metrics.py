@@ -134,6 +134,8 @@ class Intervals:
     """F1 of each label, over the resamples that contain the label."""
     per_language: dict[str, tuple[float, float]] = field(default_factory=dict)
     """Entity F1 of each language's texts, over the resamples that contain the language."""
+    level: float = 0.95
+    method: str = ""
 
 
 class Difference(NamedTuple):
@@ -207,9 +209,25 @@ def confidence_intervals(examples: Sequence[tuple], resamples: int = BOOTSTRAP_R
     interval says how much the figure depends on which texts happened to land in the split (not
     on the training seed)."""
     if not examples:
-        return Intervals()
+        return Intervals(level=level)
     figures = _resampled(examples, _draws(len(examples), resamples, seed))
-    return Intervals(*({name: _interval(values, level) for name, values in group.items()} for group in figures))
+    return Intervals(*({name: _interval(values, level) for name, values in group.items()} for group in figures),
+                     level=level, method=f"percentile bootstrap over the {len(examples)} texts, {resamples} resamples")
+
+
+def report_json(report: EntityReport, intervals: Intervals) -> dict:
+    """A report and its intervals as JSON: ``summary``, ``intervals`` (``level``, ``method``,
+    ``[low, high]`` of ``macro_f1``, ``micro_f1``, ``char_f2``, ``per_label_f1``,
+    ``per_language_f1``), ``per_label`` and ``per_language`` (what evaluation.json holds)."""
+    return {
+        "summary": report.summary(),
+        "intervals": {"level": intervals.level, "method": intervals.method,
+                      **{k: list(v) for k, v in intervals.overall.items()},
+                      "per_label_f1": {k: list(v) for k, v in intervals.per_label.items()},
+                      "per_language_f1": {k: list(v) for k, v in intervals.per_language.items()}},
+        "per_label": {label: prf.as_dict() for label, prf in report.per_label.items()},
+        "per_language": {language: prf.as_dict() for language, prf in report.per_language.items()},
+    }
 
 
 def paired_differences(a: Sequence[tuple], b: Sequence[tuple], resamples: int = BOOTSTRAP_RESAMPLES,

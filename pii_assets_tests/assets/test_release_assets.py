@@ -125,6 +125,52 @@ def test_predict_cli_bad_arguments_and_files_are_clear_errors(built, tmp_path, m
     assert message in f"{exc.value.code}{capsys.readouterr().err}" and not Path("out.jsonl").exists()
 
 
+def test_evaluate_cli_reproduces_the_release_evaluation_and_compares_two_models(built, tmp_path, capsys):
+    from pii_assets import cli
+    from pii_assets.training.release import release_samples, split_ids
+
+    storage = built[0]
+    release = storage.root / "releases/r1"
+    manifest = json.loads((release / "manifest.json").read_text())
+    test = release_samples(storage, manifest, split_ids(storage, "r1")["test"])
+    labeled = tmp_path / "labeled.jsonl"  # the test split as a user would label it: no ids, no coreferences
+    labeled.write_text("".join(json.dumps({"text": s["text"], "language": s["language"],
+                                           "privacy_mask": [{k: x[k] for k in ("start", "end", "label")}
+                                                            for x in s["privacy_mask"]]}) + "\n"
+                               for s in test.values()))
+    trained, quantized = str(release / "trained_model"), str(release / "quantized_model")
+    cli.main(["evaluate", "--model", trained, "--model", quantized, "--input", str(labeled),
+              "--output", str(tmp_path / "report.json")])
+    report = json.loads((tmp_path / "report.json").read_text())
+    evaluation = json.loads((release / "evaluation.json").read_text())
+    assert report["texts"] == len(test) and report["threshold"] == 0.5
+    assert report["models"][trained]["summary"] == evaluation["summary"]  # predict's path = the training's
+    assert set(report["models"][trained]["per_label"]) == set(evaluation["per_label"])
+    first, second = (report["models"][m]["summary"] for m in (trained, quantized))
+    for name, d in report["differences"]["first_minus_second"].items():
+        assert abs(d["point"] - (first[name] - second[name])) < 2e-4 and d["low"] <= d["high"]
+    out = capsys.readouterr().out
+    assert f"{len(test)} texts" in out and "| macro_f1 |" in out and "first - second" in out
+
+
+@pytest.mark.parametrize("line,message", [
+    ({"text": "Anna"}, "'privacy_mask' must be a list"),
+    ({"text": "Anna", "privacy_mask": [{"start": 0, "end": 9, "label": "FIRSTNAME"}]}, "span 0: start 0 / end 9"),
+    ({"text": "Anna", "privacy_mask": [{"start": 0, "end": 4, "label": "NAME"}]}, "span 0: unknown label 'NAME'"),
+    ({"text": "Anna", "privacy_mask": [{"start": 0, "end": 4, "label": "FIRSTNAME", "value": "Ann"}]},
+     "span 0: value 'Ann' is not the text at 0:4 ('Anna')"),
+    ({"txt": "Anna"}, "expected an object with a string 'text'"),
+])
+def test_evaluate_cli_names_the_bad_line_and_span(built, tmp_path, line, message):
+    from pii_assets import cli
+
+    labeled = tmp_path / "labeled.jsonl"
+    labeled.write_text(json.dumps({"text": "ok", "privacy_mask": []}) + "\n" + json.dumps(line) + "\n")
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["evaluate", "--model", str(built[0].root / "releases/r1/trained_model"), "--input", str(labeled)])
+    assert "labeled.jsonl:2" in str(exc.value.code) and message in str(exc.value.code)
+
+
 def test_predict_cli_streams_the_input_in_chunks(built, tmp_path, monkeypatch, capsys):
     import argparse
 
