@@ -109,3 +109,15 @@ def test_ground_coreferences_types_every_occurrence_and_reports_missing_mentions
                      ("Anna Weber", 28, "name", ["FIRSTNAME", "SURNAME"]), ("the customer", 46, "reference", [])]
     _, problems = ground_coreferences(text, [{"mentions": ["Anna Weber", "Mr. Smith"]}], spans)
     assert problems == ["coreference mention 'Mr. Smith' (cluster 0) not found in text"]
+
+
+def test_labeled_text_is_the_loose_contract_of_evaluation_data():
+    from pii_assets.samples import labeled_text
+
+    assert labeled_text({"text": "Anna", "privacy_mask": [{"start": 0, "end": 4, "label": "FIRSTNAME", "value": "Anna"}]},
+                        "f:1") == ("und", "Anna", [(0, 4, "FIRSTNAME")])  # no id, language, country or coreferences needed
+    assert labeled_text({"text": "", "privacy_mask": [], "language": "de"}, "f:1") == ("de", "", [])
+    with pytest.raises(SampleError, match=r"f:3, span 0: start True / end 4"):  # JSON true is not an offset
+        labeled_text({"text": "Anna", "privacy_mask": [{"start": True, "end": 4, "label": "FIRSTNAME"}]}, "f:3")
+    with pytest.raises(SampleError, match=r"f:4: 'language' must be a non-empty string"):
+        labeled_text({"text": "Anna", "privacy_mask": [], "language": 7}, "f:4")
