@@ -359,16 +359,22 @@ def predict(args: argparse.Namespace) -> None:
     print(f"{total} texts -> {args.output} (threshold {threshold})")
 
 
+PRESIDIO = "presidio (vanilla)"
+
+
 def evaluate_models(args: argparse.Namespace) -> None:
-    """Score one model, or two side by side, on the user's own labeled JSONL."""
+    """Score a model, or two systems side by side (two models, or a model and vanilla Presidio), on
+    the user's own labeled JSONL."""
     from pii_assets.samples import labeled_text
     from pii_assets.training.metrics import (BOOTSTRAP_RESAMPLES, confidence_intervals, evaluate, paired_differences,
                                              report_json)
     from pii_assets.training.predict import SENSITIVITY, Predictor
 
     threshold = args.threshold if args.threshold is not None else SENSITIVITY[args.sensitivity]
-    if len(args.model) > 2:
-        raise SystemExit("error: --model at most twice (one model, or two compared on the same texts)")
+    systems = list(dict.fromkeys(args.model)) + ([PRESIDIO] if args.presidio else [])
+    if len(systems) != len(args.model) + args.presidio or len(systems) > 2:
+        raise SystemExit("error: evaluate scores one system or compares two: one or two different --model "
+                         "directories, or one --model and --presidio")
     for model in args.model:
         if not (Path(model) / "config.json").is_file():
             raise SystemExit(f"error: {model} is not a model directory (no config.json)")
@@ -381,22 +387,34 @@ def evaluate_models(args: argparse.Namespace) -> None:
     print(f"{len(texts)} texts, {sum(len(spans) for *_, spans in labeled)} labeled spans ({args.input}), "
           f"threshold {threshold}")
     examples, document = {}, {"input": str(args.input), "texts": len(texts), "threshold": threshold, "models": {}}
-    for model in args.model:
-        predictions = Predictor(Path(model)).predict(texts, threshold)
-        examples[model] = [(language, gold, [(p["start"], p["end"], p["label"]) for p in spans])
-                           for (language, _, gold), spans in zip(labeled, predictions)]
-        document["models"][model] = report_json(evaluate(examples[model]), confidence_intervals(examples[model]))
-        print(f"\n{model}\n")
-        print(metric_tables(document["models"][model], "metric", per_language=True))
-    if len(args.model) == 2:
+    for system in systems:
+        if system == PRESIDIO:
+            from pii_assets.training.presidio import PresidioUnavailable, mapped, presidio_spans
+
+            try:
+                spans = [mapped(found) for found in presidio_spans(texts)]
+            except PresidioUnavailable as exc:
+                raise SystemExit(f"error: --presidio: {exc}") from None
+        else:
+            spans = [[(p["start"], p["end"], p["label"]) for p in found]
+                     for found in Predictor(Path(system)).predict(texts, threshold)]
+        examples[system] = [(language, gold, found) for (language, _, gold), found in zip(labeled, spans)]
+        document["models"][system] = report_json(evaluate(examples[system]), confidence_intervals(examples[system]))
+        print(f"\n{system}\n")
+        print(metric_tables(document["models"][system], "metric", per_language=True))
+    if len(systems) == 2:
         differences = paired_differences(*examples.values())
         document["differences"] = {"first_minus_second": {k: d._asdict() for k, d in differences.items()},
+                                   "first": systems[0], "second": systems[1],
                                    "method": f"paired percentile bootstrap over the {len(texts)} texts, "
                                              f"{BOOTSTRAP_RESAMPLES} resamples", "level": 0.95}
-        first, second = (document["models"][m]["summary"] for m in args.model)
+        first, second = (document["models"][m]["summary"] for m in systems)
         print("\n" + markdown_table(
             [(k, first[k], second[k], f"{d.point:+.4f} ({d.low:+.4f} to {d.high:+.4f})") for k, d in differences.items()],
-            ("metric", "first model", "second model", "first - second (95% interval, paired bootstrap)")))
+            ("metric", "first", "second", "first - second (95% interval, paired bootstrap)")))
+        if args.presidio:
+            print("\nPresidio runs its English recognizers on every text; its types outside the catalogue count "
+                  "as errors at entity level, so char F2 is the fair comparison.")
     if args.output:
         from pii_assets.storage import write_json
 
@@ -486,12 +504,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sensitivity(pr)
     pr.set_defaults(func=predict)
 
-    ev = sub.add_parser("evaluate", help="strict entity-level and character-level scores of a model (or two, "
-                                         "compared) on your own labeled JSONL, with 95% intervals")
+    ev = sub.add_parser("evaluate", help="strict entity-level and character-level scores of a model (or two, or "
+                                         "one and vanilla Presidio, compared) on your own labeled JSONL, with "
+                                         "95% intervals")
     ev.add_argument("--model", required=True, action="append",
                     help="a trained or quantized model directory; give it twice to compare two models")
     ev.add_argument("--input", required=True,
                     help='JSONL: {"text", "privacy_mask": [{"start", "end", "label"}], "language"?} per line')
+    ev.add_argument("--presidio", action="store_true",
+                    help="compare with vanilla Presidio on the same texts (the bench extra; `make test` installs it)")
     ev.add_argument("--output", help="also write the report as JSON")
     _add_sensitivity(ev)
     ev.set_defaults(func=evaluate_models)

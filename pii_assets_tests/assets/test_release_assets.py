@@ -152,6 +152,17 @@ def test_evaluate_cli_reproduces_the_release_evaluation_and_compares_two_models(
     out = capsys.readouterr().out
     assert f"{len(test)} texts" in out and "| macro_f1 |" in out and "first - second" in out
 
+    cli.main(["evaluate", "--model", trained, "--presidio", "--input", str(labeled), "--output", str(tmp_path / "p.json")])
+    report = json.loads((tmp_path / "p.json").read_text())
+    comparison = json.loads((release / "comparison.json").read_text())  # model_evaluation, same texts
+    assert report["models"]["presidio (vanilla)"]["summary"] == comparison["results"]["presidio (vanilla)"]["all_labels"]
+    assert report["differences"]["first_minus_second"]["char_f2"]["point"] == pytest.approx(
+        comparison["trained_minus_presidio"]["char_f2"]["point"], abs=1e-4)
+    for models in ([trained, trained], [trained, quantized, "--presidio"]):
+        argv = ["evaluate", "--input", str(labeled)] + [a for m in models for a in ((m,) if m.startswith("--") else ("--model", m))]
+        with pytest.raises(SystemExit, match="one or two different --model directories, or one --model and --presidio"):
+            cli.main(argv)
+
 
 @pytest.mark.parametrize("line,message", [
     ({"text": "Anna"}, "'privacy_mask' must be a list"),
