@@ -366,7 +366,7 @@ def evaluate_models(args: argparse.Namespace) -> None:
     """Score a model, or two systems side by side (two models, or a model and vanilla Presidio), on
     the user's own labeled JSONL."""
     from pii_assets.samples import labeled_text
-    from pii_assets.training.metrics import (BOOTSTRAP_RESAMPLES, confidence_intervals, evaluate, paired_differences,
+    from pii_assets.training.metrics import (confidence_intervals, differences_json, evaluate, paired_differences,
                                              report_json)
     from pii_assets.training.predict import SENSITIVITY, Predictor
 
@@ -404,10 +404,8 @@ def evaluate_models(args: argparse.Namespace) -> None:
         print(metric_tables(document["models"][system], "metric", per_language=True))
     if len(systems) == 2:
         differences = paired_differences(*examples.values())
-        document["differences"] = {"first_minus_second": {k: d._asdict() for k, d in differences.items()},
-                                   "first": systems[0], "second": systems[1],
-                                   "method": f"paired percentile bootstrap over the {len(texts)} texts, "
-                                             f"{BOOTSTRAP_RESAMPLES} resamples", "level": 0.95}
+        document["first_minus_second"] = {"first": systems[0], "second": systems[1],
+                                          **differences_json(differences, len(texts))}
         first, second = (document["models"][m]["summary"] for m in systems)
         print("\n" + markdown_table(
             [(k, first[k], second[k], f"{d.point:+.4f} ({d.low:+.4f} to {d.high:+.4f})") for k, d in differences.items()],

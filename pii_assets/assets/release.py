@@ -248,7 +248,7 @@ def trained_model(context: dg.AssetExecutionContext, config: TrainingConfig, sto
 )
 def model_evaluation(context: dg.AssetExecutionContext, storage: StorageResource,
                      backbone: BackboneResource) -> dg.MaterializeResult:
-    from pii_assets.training.metrics import BOOTSTRAP_RESAMPLES, evaluate, paired_differences
+    from pii_assets.training.metrics import differences_json, evaluate, paired_differences
     from pii_assets.training.predict import Predictor
     from pii_assets.training.presidio import ONE_TO_ONE, PresidioUnavailable, mapped, presidio_spans
     from pii_assets.training.tokens import WindowConfig
@@ -288,10 +288,7 @@ def model_evaluation(context: dg.AssetExecutionContext, storage: StorageResource
         all_labels, mapped_labels = paired_differences(ours_all, theirs_all), paired_differences(ours_mapped, theirs_mapped)
         differences = {"char_f2": all_labels.get("char_f2"), "macro_f1_all_labels": all_labels.get("macro_f1"),
                        "micro_f1_one_to_one_labels": mapped_labels.get("micro_f1")}
-        document["trained_minus_presidio"] = {
-            "level": 0.95, "method": f"paired percentile bootstrap over the {len(texts)} test texts, "
-                      f"{BOOTSTRAP_RESAMPLES} resamples",
-            **{k: d._asdict() for k, d in differences.items() if d}}
+        document["trained_minus_presidio"] = differences_json({k: d for k, d in differences.items() if d}, len(texts))
         extra["trained_minus_presidio"] = dg.MetadataValue.md(markdown_table(
             [(k, f"{d.point:+.4f}", f"{d.low:+.4f} to {d.high:+.4f}") for k, d in differences.items() if d],
             ("figure", "trained - presidio", "95% interval (paired bootstrap)")))

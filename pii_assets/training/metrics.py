@@ -251,6 +251,13 @@ def paired_differences(a: Sequence[tuple], b: Sequence[tuple], resamples: int = 
     return {name: Difference(round(point[name], 4), *_interval(ra[name] - rb[name], level)) for name in ra}
 
 
+def differences_json(differences: dict[str, Difference], texts: int, resamples: int = BOOTSTRAP_RESAMPLES,
+                     level: float = 0.95) -> dict:
+    """``paired_differences`` as JSON: each figure as ``{point, low, high}``, with ``level`` and ``method``."""
+    return {"level": level, "method": f"paired percentile bootstrap over the {texts} texts, {resamples} resamples",
+            **{name: d._asdict() for name, d in differences.items()}}
+
+
 class Gold(NamedTuple):
     """A sample's text and gold spans: what predicted spans are scored against."""
     language: str

@@ -147,7 +147,10 @@ def test_evaluate_cli_reproduces_the_release_evaluation_and_compares_two_models(
     assert report["models"][trained]["summary"] == evaluation["summary"]  # predict's path = the training's
     assert set(report["models"][trained]["per_label"]) == set(evaluation["per_label"])
     first, second = (report["models"][m]["summary"] for m in (trained, quantized))
-    for name, d in report["differences"]["first_minus_second"].items():
+    differences = report["first_minus_second"]
+    assert (differences["first"], differences["second"]) == (trained, quantized)
+    for name in ("macro_f1", "micro_f1", "char_f2"):
+        d = differences[name]
         assert abs(d["point"] - (first[name] - second[name])) < 2e-4 and d["low"] <= d["high"]
     out = capsys.readouterr().out
     assert f"{len(test)} texts" in out and "| macro_f1 |" in out and "first - second" in out
@@ -156,7 +159,7 @@ def test_evaluate_cli_reproduces_the_release_evaluation_and_compares_two_models(
     report = json.loads((tmp_path / "p.json").read_text())
     comparison = json.loads((release / "comparison.json").read_text())  # model_evaluation, same texts
     assert report["models"]["presidio (vanilla)"]["summary"] == comparison["results"]["presidio (vanilla)"]["all_labels"]
-    assert report["differences"]["first_minus_second"]["char_f2"]["point"] == pytest.approx(
+    assert report["first_minus_second"]["char_f2"]["point"] == pytest.approx(
         comparison["trained_minus_presidio"]["char_f2"]["point"], abs=1e-4)
     for models in ([trained, trained], [trained, quantized, "--presidio"]):
         argv = ["evaluate", "--input", str(labeled)] + [a for m in models for a in ((m,) if m.startswith("--") else ("--model", m))]
