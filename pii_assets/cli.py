@@ -328,15 +328,24 @@ PREDICT_CHUNK = 64
 (512 was not measurably faster on 1,000 demo texts and held 0.2 GB more)."""
 
 
-def predict(args: argparse.Namespace) -> None:
-    from pii_assets.training.predict import SENSITIVITY, Predictor
+def _prediction_inputs(args: argparse.Namespace, models: list[str]) -> float:
+    """Checks ``models`` are model directories and ``--input`` a file (before anything loads);
+    returns the threshold of ``--threshold`` / ``--sensitivity``."""
+    from pii_assets.training.predict import SENSITIVITY
 
-    threshold = args.threshold if args.threshold is not None else SENSITIVITY[args.sensitivity]
-    model_dir = Path(args.model)
-    if not (model_dir / "config.json").is_file():
-        raise SystemExit(f"error: {model_dir} is not a model directory (no config.json)")
+    for model in models:
+        if not (Path(model) / "config.json").is_file():
+            raise SystemExit(f"error: {model} is not a model directory (no config.json)")
     if not Path(args.input).is_file():
         raise SystemExit(f"error: {args.input}: no such file")
+    return args.threshold if args.threshold is not None else SENSITIVITY[args.sensitivity]
+
+
+def predict(args: argparse.Namespace) -> None:
+    from pii_assets.training.predict import Predictor
+
+    threshold = _prediction_inputs(args, [args.model])
+    model_dir = Path(args.model)
 
     def records():
         for lineno, record in read_jsonl(args.input):
@@ -368,18 +377,13 @@ def evaluate_models(args: argparse.Namespace) -> None:
     from pii_assets.samples import labeled_text
     from pii_assets.training.metrics import (confidence_intervals, differences_json, evaluate, paired_differences,
                                              report_json)
-    from pii_assets.training.predict import SENSITIVITY, Predictor
+    from pii_assets.training.predict import Predictor
 
-    threshold = args.threshold if args.threshold is not None else SENSITIVITY[args.sensitivity]
     systems = list(dict.fromkeys(args.model)) + ([PRESIDIO] if args.presidio else [])
     if len(systems) != len(args.model) + args.presidio or len(systems) > 2:
         raise SystemExit("error: evaluate scores one system or compares two: one or two different --model "
                          "directories, or one --model and --presidio")
-    for model in args.model:
-        if not (Path(model) / "config.json").is_file():
-            raise SystemExit(f"error: {model} is not a model directory (no config.json)")
-    if not Path(args.input).is_file():
-        raise SystemExit(f"error: {args.input}: no such file")
+    threshold = _prediction_inputs(args, args.model)
     labeled = [labeled_text(record, f"{args.input}:{lineno}") for lineno, record in read_jsonl(args.input)]
     if not labeled:
         raise SystemExit(f"error: {args.input}: no labeled texts")
