@@ -60,6 +60,7 @@ class EntityReport:
     per_label: dict[str, PRF] = field(default_factory=lambda: defaultdict(PRF))
     per_language: dict[str, PRF] = field(default_factory=lambda: defaultdict(PRF))
     masking: PRF = field(default_factory=PRF)  # character level, label-agnostic
+    masking_per_language: dict[str, PRF] = field(default_factory=lambda: defaultdict(PRF))
 
     @property
     def macro_f1(self) -> float:
@@ -116,9 +117,10 @@ def evaluate(examples: Iterable[tuple]) -> EntityReport:
                 else:
                     prf.fp += 1
         g, p = _covered(gold_set) - ignored, _covered(pred_set) - ignored
-        report.masking.tp += len(g & p)
-        report.masking.fp += len(p - g)
-        report.masking.fn += len(g - p)
+        for prf in (report.masking, report.masking_per_language[language]):
+            prf.tp += len(g & p)
+            prf.fp += len(p - g)
+            prf.fn += len(g - p)
     return report
 
 

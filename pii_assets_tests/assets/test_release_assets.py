@@ -127,12 +127,10 @@ def test_predict_cli_bad_arguments_and_files_are_clear_errors(built, tmp_path, m
 
 def test_evaluate_cli_reproduces_the_release_evaluation_and_compares_two_models(built, tmp_path, capsys):
     from pii_assets import cli
-    from pii_assets.training.release import release_samples, split_ids
 
     storage = built[0]
     release = storage.root / "releases/r1"
-    manifest = json.loads((release / "manifest.json").read_text())
-    test = release_samples(storage, manifest, split_ids(storage, "r1")["test"])
+    test = _test_samples(storage)
     labeled = tmp_path / "labeled.jsonl"  # the test split as a user would label it: no ids, no coreferences
     labeled.write_text("".join(json.dumps({"text": s["text"], "language": s["language"],
                                            "privacy_mask": [{k: x[k] for k in ("start", "end", "label")}
@@ -203,6 +201,13 @@ def test_predict_cli_streams_the_input_in_chunks(built, tmp_path, monkeypatch, c
     assert capsys.readouterr().err.splitlines() == ["2/5 texts", "4/5 texts", "5/5 texts"]
 
 
+def _test_samples(storage):
+    from pii_assets.training.release import release_samples, split_ids
+
+    manifest = json.loads((storage.root / "releases/r1/manifest.json").read_text())
+    return release_samples(storage, manifest, split_ids(storage, "r1")["test"])
+
+
 def test_model_evaluation_compares_with_vanilla_presidio(built):
     storage = built[0]
     comparison = json.loads((storage.root / "releases/r1/comparison.json").read_text())
@@ -210,6 +215,10 @@ def test_model_evaluation_compares_with_vanilla_presidio(built):
     assert comparison["texts"] == json.loads((storage.root / "releases/r1/manifest.json").read_text())["splits"]["test"]
     presidio = comparison["results"]["presidio (vanilla)"]["all_labels"]
     assert 0 < presidio["char_recall"] <= 1 and 0 < presidio["char_precision"] <= 1  # Presidio does find PII
+    languages = {s["language"] for s in _test_samples(storage).values()}
+    for result in comparison["results"].values():  # character-level figures per language, for both systems
+        assert set(result["char_per_language"]) == languages
+        assert all(0 <= m["f2"] <= 1 and m["support"] > 0 for m in result["char_per_language"].values())
     ours, differences = comparison["results"]["trained model"], comparison["trained_minus_presidio"]
     for name, (system, figure) in {"char_f2": ("all_labels", "char_f2"), "macro_f1_all_labels": ("all_labels", "macro_f1"),
                                    "micro_f1_one_to_one_labels": ("one_to_one_labels", "micro_f1")}.items():

@@ -20,6 +20,9 @@ def test_per_language_and_empty_texts():
     report = evaluate([("de", [], []), ("fr", [(0, 3, "AGE")], [(0, 3, "AGE")]), ("de", [(0, 2, "AGE")], [])])
     assert report.per_language["fr"].f1 == 1.0 and report.per_language["de"].recall == 0.0
     assert report.summary()["micro_f1"] == round(2 / 3, 4)
+    de, fr = report.masking_per_language["de"], report.masking_per_language["fr"]  # characters, per language
+    assert (fr.tp, fr.fp, fr.fn) == (3, 0, 0) and (de.tp, de.fp, de.fn) == (0, 0, 2)
+    assert report.masking.tp == fr.tp + de.tp and report.masking.fn == fr.fn + de.fn
 
 
 def test_decode_iob2_strict_types_and_lenient_start():
