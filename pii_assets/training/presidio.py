@@ -15,6 +15,9 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+NAME = "presidio (vanilla)"
+"""How reports name this baseline (``comparison.json``, ``pii-assets evaluate --presidio``)."""
+
 ONE_TO_ONE = {
     "EMAIL_ADDRESS": "EMAIL",
     "PHONE_NUMBER": "PHONENUMBER",
