@@ -7,6 +7,7 @@ The commands use the persistent Dagster instance in $DAGSTER_HOME (the Makefile 
 from __future__ import annotations
 
 import argparse
+import datetime
 import itertools
 import json
 import os
@@ -85,6 +86,38 @@ def declare(args: argparse.Namespace) -> None:
     print(f"batch {spec.key}: {'declared' if new else 'already declared (same spec)'}")
 
 
+def runs_in_flight(instance, job, key: str) -> list[str]:
+    """The unfinished runs (queued or running, launched by anyone: the daemon's sensors, the UI,
+    another CLI) that materialize one of ``job``'s assets for partition ``key``, one line each."""
+    import dagster as dg
+
+    unfinished = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
+                  dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
+    assets = job.asset_layer.selected_asset_keys
+    lines = []
+    for record in instance.get_run_records(dg.RunsFilter(statuses=unfinished, tags={"dagster/partition": key})):
+        run = record.dagster_run
+        if run.job_name == job.name or (run.asset_selection or set()) & assets:
+            since = datetime.datetime.fromtimestamp(record.start_time or record.create_timestamp.timestamp(),
+                                                    datetime.timezone.utc)
+            origin = (f"sensor {run.tags['dagster/sensor_name']}" if "dagster/sensor_name" in run.tags
+                      else f"schedule {run.tags['dagster/schedule_name']}" if "dagster/schedule_name" in run.tags
+                      else f"job {run.job_name}")
+            lines.append(f"run {run.run_id} ({run.status.value} since {since:%Y-%m-%d %H:%M:%S} UTC, {origin})")
+    return lines
+
+
+def _refuse_runs_in_flight(instance, job, keys: list[str], what: str) -> None:
+    """Stop before a second run of the same partition: it would redo the work (and, for an LLM batch,
+    pay for it twice) while the first one writes the same files."""
+    busy = {key: runs_in_flight(instance, job, key) for key in keys}
+    if any(busy.values()):
+        raise SystemExit("".join(f"error: {what} {key} is being materialized by " + "; ".join(runs) + "\n"
+                                 for key, runs in busy.items() if runs)
+                         + "Wait for it (see it in the UI: Runs). If its process is gone (killed, machine "
+                           "restarted), terminate it in the UI, or pass --force to run anyway.")
+
+
 def materialize(args: argparse.Namespace) -> None:
     from pii_assets.definitions import defs
 
@@ -92,9 +125,12 @@ def materialize(args: argparse.Namespace) -> None:
     storage = _storage(args)
     known = set(instance.get_dynamic_partitions("batches"))
     job = defs.resolve_job_def("batch_job")
-    failed = []
     for key in args.keys:
         load_spec(storage, key)
+    if not args.force:
+        _refuse_runs_in_flight(instance, job, args.keys, "batch")
+    failed = []
+    for key in args.keys:
         if key not in known:
             instance.add_dynamic_partitions("batches", [key])
         result = job.execute_in_process(
@@ -216,10 +252,13 @@ def release_build(args: argparse.Namespace) -> None:
     instance = _instance()
     key = validate_release_key(args.release)
     instance.add_dynamic_partitions("releases", [key])
+    job = defs.resolve_job_def("release_job")
+    if not args.force:
+        _refuse_runs_in_flight(instance, job, [key], "release")
     training = {"epochs": args.epochs, "batch_size": args.batch_size, "learning_rate": args.learning_rate,
                 "head_learning_rate": args.head_learning_rate, "macro_f1_floor": args.macro_f1_floor,
                 "max_train_samples": args.max_train_samples, "precision": args.precision}
-    result = defs.resolve_job_def("release_job").execute_in_process(
+    result = job.execute_in_process(
         partition_key=key, instance=instance, raise_on_error=False,
         resources={"storage": _storage_resource(args)},
         run_config={"ops": {"trained_model": {"config": training},
@@ -476,6 +515,7 @@ def build_parser() -> argparse.ArgumentParser:
     m = bsub.add_parser("materialize", help="generate and review declared batches")
     m.add_argument("keys", nargs="+")
     m.add_argument("--log-level", default="INFO", help="console log level of the runs (DEBUG shows every event)")
+    _add_force(m)
     m.set_defaults(func=materialize)
     lb = bsub.add_parser("llm-batches", help="status of a batch-provider batch's remote batches (--cancel to stop)")
     lb.add_argument("key")
@@ -494,6 +534,7 @@ def build_parser() -> argparse.ArgumentParser:
     rb.add_argument("release")
     _training_options(rb)
     rb.add_argument("--log-level", default="INFO")
+    _add_force(rb)
     rb.set_defaults(func=release_build)
 
     pr = sub.add_parser("predict", help="tag PII spans in {'text': ...} JSONL lines with a model directory")
@@ -524,6 +565,7 @@ def build_parser() -> argparse.ArgumentParser:
     dm.add_argument("--release", default="r1", help="release to build after the batches")
     dm.add_argument("--skip-release", action="store_true", help="stop after the batches")
     dm.add_argument("--log-level", default="INFO")
+    _add_force(dm)
     dm.set_defaults(func=demo)
     kg = sub.add_parser("keygen", help="create an Ed25519 signing key (0600) and its public key")
     kg.add_argument("--out", required=True, help="private key file to create (FILE.pub gets the public key)")
@@ -542,6 +584,12 @@ def build_parser() -> argparse.ArgumentParser:
         func=labelstudio_config)
     sub.add_parser("label-maps", help="print the IOB2 label maps").set_defaults(func=label_maps)
     return parser
+
+
+def _add_force(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--force", action="store_true",
+                   help="run even if an unfinished run of the same batch or release is in the instance (use it "
+                        "when that run's process is gone)")
 
 
 def _training_options(p: argparse.ArgumentParser) -> None:

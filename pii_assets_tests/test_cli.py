@@ -126,6 +126,66 @@ def test_a_hub_backbone_name_is_downloaded_once_then_used_from_the_cache(user_en
     assert (tmp_path / "data/batches/later/training_tokens.parquet").is_file()
 
 
+def test_a_batch_is_not_materialized_again_while_a_run_of_it_is_unfinished(user_env, tmp_path):
+    """The daemon's sensor (or the UI, or another shell) may already be materializing a batch; a second
+    run would pay the LLM provider twice. A run whose process was killed stays STARTED in the
+    instance: --force runs anyway."""
+    import signal
+    import time
+
+    from pii_assets.llm.testserver import serve
+
+    with serve(latency=120.0) as server:  # the first run's requests hang until it is killed
+        env = {**user_env, "OPENAI_API_KEY": "sk-cli-secret-77", "OPENAI_BASE_URL": server.base_url}
+        run(["batch", "declare", "llm-1", "--provider", "openai", "--size", "6", "--languages", "en"], env)
+        first = subprocess.Popen([str(BIN / "pii-assets"), "batch", "materialize", "llm-1"], env=env,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 120
+        while not server.stats.snapshot()["requests"]:
+            assert first.poll() is None and time.monotonic() < deadline, first.communicate()
+            time.sleep(0.2)
+        sent = server.stats.snapshot()["requests"]
+        refused = run(["batch", "materialize", "llm-1"], env, check=False)
+        assert refused.returncode == 1 and "error: batch llm-1 is being materialized by run " in refused.stderr
+        assert "(STARTED since " in refused.stderr and "job batch_job)" in refused.stderr and "--force" in refused.stderr
+        assert server.stats.snapshot()["requests"] == sent  # the refused command sent nothing
+        assert first.poll() is None
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+        # the dead run is still STARTED in the instance, so the next command is refused too ...
+        assert "is being materialized by run" in run(["batch", "materialize", "llm-1"], env, check=False).stderr
+        # ... and --force runs anyway
+        server.latency = 0.0
+        assert "succeeded" in run(["batch", "materialize", "llm-1", "--force"], env).stdout
+    assert len((tmp_path / "data/batches/llm-1/reviewed_samples.jsonl").read_text().splitlines()) == 6
+
+
+def test_runs_in_flight_are_those_of_the_same_assets_and_partition_not_yet_finished():
+    import dagster as dg
+
+    from pii_assets.cli import runs_in_flight
+    from pii_assets.definitions import defs
+
+    batch_job, release_job = defs.resolve_job_def("batch_job"), defs.resolve_job_def("release_job")
+    tokens = frozenset({dg.AssetKey("training_tokens")})
+    with dg.instance_for_test() as instance:
+        # what the automation sensor launches: an asset selection of the implicit asset job
+        sensor_run = instance.create_run_for_job(
+            job_def=defs.resolve_implicit_global_asset_job_def().get_subset(asset_selection=tokens),
+            asset_selection=tokens, tags={"dagster/partition": "b1", "dagster/sensor_name": "batch_automation_sensor"})
+        # a release whose key happens to be a batch's key
+        release_run = instance.create_run_for_job(job_def=release_job, tags={"dagster/partition": "b1"})
+        [line] = runs_in_flight(instance, batch_job, "b1")
+        assert line.startswith(f"run {sensor_run.run_id} (NOT_STARTED since ") and \
+            line.endswith(" UTC, sensor batch_automation_sensor)")
+        assert runs_in_flight(instance, batch_job, "b2") == []
+        [line] = runs_in_flight(instance, release_job, "b1")
+        assert line.startswith(f"run {release_run.run_id} (NOT_STARTED since ") and line.endswith(", job release_job)")
+        instance.report_run_canceled(sensor_run)
+        instance.report_run_failed(release_run)
+        assert runs_in_flight(instance, batch_job, "b1") == runs_in_flight(instance, release_job, "b1") == []
+
+
 def test_failure_reasons_name_the_failed_step_and_the_failed_blocking_check():
     import dagster as dg
 
