@@ -30,16 +30,17 @@ class Label:
     pattern: str | None = None
     """Regex the offline generator expands for labels without a built-in value generator."""
     shape: str = "text"
-    """How a value is written, for span decoding: ``text`` (words), ``token`` (no spaces: a login,
-    a password) or ``address`` (a token that never ends in sentence punctuation: an e-mail, a URL)."""
+    """How a value is written, for span decoding: ``text`` (words), ``word`` (words that start and
+    end with a letter or digit: names, dates, numbers, codes), ``token`` (no spaces: a login, a
+    password) or ``address`` (a token that never ends in sentence punctuation: an e-mail, a URL)."""
 
 
 CATALOGUE: tuple[Label, ...] = (
     Label("FIRSTNAME", "Given name of a person", "#e6194b", 1.6,
           "given names, any casing, including compound names (Jean-Luc, Anna-Lena)",
-          v.name_like, "First name"),
+          v.name_like, "First name", shape="word"),
     Label("SURNAME", "Family name of a person", "#3cb44b", 1.6,
-          "family names incl. particles (van der Berg, de la Cruz)", v.name_like, "Last name"),
+          "family names incl. particles (van der Berg, de la Cruz)", v.name_like, "Last name", shape="word"),
     Label("EMAIL", "E-mail address", "#4363d8", 1.2,
           "personal or work e-mail addresses", v.email, "E-mail", shape="address"),
     Label("PHONENUMBER", "Telephone number", "#f58231", 1.2,
@@ -47,34 +48,34 @@ CATALOGUE: tuple[Label, ...] = (
           v.phone, "Phone"),
     Label("DATEOFBIRTH", "Date of birth", "#911eb4", 0.9,
           "birth dates in the locale's numeric or written formats", v.date_of_birth,
-          "Date of birth"),
+          "Date of birth", shape="word"),
     Label("SSN", "Social security number", "#42d4f4", 0.6,
           "US SSN, French NIR, German RVNR, Spanish NUSS, Dutch BSN, Italian health card",
-          v.ssn, "Social security number"),
+          v.ssn, "Social security number", shape="word"),
     Label("CREDITCARDNUMBER", "Payment card number", "#f032e6", 0.7,
-          "13-19 digits, Luhn-valid, plain, spaced or dashed", v.credit_card, "Card number"),
+          "13-19 digits, Luhn-valid, plain, spaced or dashed", v.credit_card, "Card number", shape="word"),
     Label("STREET", "Street name", "#bfef45", 0.9,
           "street name without the building number", v.non_empty, "Street"),
     Label("BUILDINGNUM", "Building / house number", "#fabed4", 0.8,
-          "house number, optionally with a letter (12b)", v.non_empty, "House number"),
+          "house number, optionally with a letter (12b)", v.non_empty, "House number", shape="word"),
     Label("CITY", "City or town", "#469990", 1.0, "city or town names", v.non_empty, "City"),
     Label("STATE", "State, region or province", "#dcbeff", 0.5,
           "administrative region (state, Land, région, provincia)", v.non_empty, "State"),
     Label("ZIP", "Postal code", "#9a6324", 0.8, "postal code in the country's format",
-          v.zip_code, "ZIP code"),
+          v.zip_code, "ZIP code", shape="word"),
     Label("COUNTRY", "Country", "#fffac8", 0.5, "country names in the text's language",
           v.non_empty, "Country"),
     Label("IBAN", "International bank account number", "#800000", 0.7,
-          "ISO 13616 IBAN, compact or in groups of four", v.iban, "IBAN"),
+          "ISO 13616 IBAN, compact or in groups of four", v.iban, "IBAN", shape="word"),
     Label("DRIVERLICENSENUM", "Driving licence number", "#aaffc3", 0.5,
           "driving licence numbers in the country's format", v.driver_license,
-          "Driver's license number"),
+          "Driver's license number", shape="word"),
     Label("PASSPORTID", "Passport number", "#808000", 0.5,
-          "passport numbers in the country's format", v.passport, "Passport number"),
+          "passport numbers in the country's format", v.passport, "Passport number", shape="word"),
     Label("NATIONALID", "National identity card number", "#ffd8b1", 0.6,
-          "ID card numbers (DNI, Personalausweis, CIE, ...)", v.national_id, "ID number"),
+          "ID card numbers (DNI, Personalausweis, CIE, ...)", v.national_id, "ID number", shape="word"),
     Label("TAXNUM", "Personal tax identification number", "#000075", 0.6,
-          "tax ids (Steuer-ID, NIF, codice fiscale, EIN, ...)", v.tax_number, "Tax ID"),
+          "tax ids (Steuer-ID, NIF, codice fiscale, EIN, ...)", v.tax_number, "Tax ID", shape="word"),
     Label("COMPANYNAME", "Name of a company or organisation", "#a9a9a9", 0.7,
           "company names with legal form (GmbH, SARL, S.L., Inc.)", v.non_empty, "Company"),
     Label("URL", "Web address that identifies a person or their account", "#e6beff", 0.6,
@@ -84,9 +85,9 @@ CATALOGUE: tuple[Label, ...] = (
     Label("PASSWORD", "Password or secret", "#6b5b95", 0.5,
           "passwords and PINs in realistic shapes", v.no_whitespace, "Password", shape="token"),
     Label("LICENSEPLATENUM", "Vehicle licence plate", "#88b04b", 0.5,
-          "licence plates in the country's format", v.license_plate, "Licence plate"),
+          "licence plates in the country's format", v.license_plate, "Licence plate", shape="word"),
     Label("AGE", "Age of a person in years", "#f7cac9", 0.6,
-          "the bare number of years (42)", v.age, "Age"),
+          "the bare number of years (42)", v.age, "Age", shape="word"),
 )
 
 OUTSIDE = "O"

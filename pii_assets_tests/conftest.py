@@ -1,7 +1,8 @@
-"""Shared fixtures: a tiny locally-built backbone (WordPiece tokenizer + 2-layer BERT), a real
-Label Studio server (own virtualenv .venv-labelstudio, made by `make labelstudio-venv`; a fresh data
-dir, a free loopback port, a legacy API token) and a real S3 endpoint (moto_server, from the dev
-extra's moto[server]), each started once per session when a test asks for it."""
+"""Shared fixtures: a tiny locally-built backbone (WordPiece tokenizer + 2-layer BERT; other families
+with ``build_tiny_backbone``), a real Label Studio server (own virtualenv .venv-labelstudio, made by
+`make labelstudio-venv`; a fresh data dir, a free loopback port, a legacy API token) and a real S3
+endpoint (moto_server, from the dev extra's moto[server]), each started once per session when a test
+asks for it."""
 
 import os
 import socket
@@ -22,29 +23,69 @@ from pii_assets.samples import validate
 REPO = Path(__file__).resolve().parents[1]
 
 
-def build_tiny_backbone(directory, texts, vocab_size=2000):
-    """A cased WordPiece tokenizer trained on ``texts`` and an untrained tiny BERT, saved together."""
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
-    from transformers import BertConfig, BertForTokenClassification, PreTrainedTokenizerFast
+FAMILIES = ("bert", "distilbert", "deberta-v2", "roberta")
+"""Tokenizer + architecture families a tiny backbone can be built in: WordPiece + BERT (the
+default's family), WordPiece + DistilBERT (no token types), SentencePiece Unigram + DeBERTa-v2
+(DeBERTa-v3's and XLM-R's tokenizer: the space before a word inside its first token) and
+byte-level BPE + RoBERTa."""
 
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tok.normalizer = normalizers.BertNormalizer(lowercase=False)
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tok.decoder = decoders.WordPiece()
-    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    tok.train_from_iterator(texts, trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=specials))
-    tok.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", tok.token_to_id("[CLS]")),
-                                                 ("[SEP]", tok.token_to_id("[SEP]"))])
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]",
-                                   cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]")
-    fast.save_pretrained(directory)
+
+def build_tiny_backbone(directory, texts, family="bert", vocab_size=2000):
+    """A tokenizer of ``family`` trained on ``texts`` and an untrained 2-layer model, saved together."""
     import torch
+    import transformers
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 
+    size = dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128)
+    if family in ("bert", "distilbert"):
+        names = dict(pad_token="[PAD]", unk_token="[UNK]", cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]")
+        tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+        tok.normalizer = normalizers.BertNormalizer(lowercase=False)
+        tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+        tok.decoder = decoders.WordPiece()
+        trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=list(names.values()))
+    elif family == "deberta-v2":
+        names = dict(pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]", unk_token="[UNK]", mask_token="[MASK]")
+        tok = Tokenizer(models.Unigram())
+        tok.normalizer = normalizers.NFKC()
+        tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")
+        tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always")
+        trainer = trainers.UnigramTrainer(vocab_size=vocab_size, special_tokens=list(names.values()), unk_token="[UNK]")
+    elif family == "roberta":
+        names = dict(bos_token="<s>", pad_token="<pad>", eos_token="</s>", unk_token="<unk>", mask_token="<mask>",
+                     cls_token="<s>", sep_token="</s>")
+        tok = Tokenizer(models.BPE())
+        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        tok.decoder = decoders.ByteLevel()
+        trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=list(dict.fromkeys(names.values())),
+                                      initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    else:
+        raise ValueError(f"unknown family {family!r}; one of {FAMILIES}")
+    tok.train_from_iterator(texts, trainer)
+    cls, sep = names["cls_token"], names["sep_token"]
+    if family == "roberta":
+        tok.post_processor = processors.RobertaProcessing((sep, tok.token_to_id(sep)), (cls, tok.token_to_id(cls)),
+                                                          add_prefix_space=False, trim_offsets=True)
+    else:
+        tok.post_processor = processors.TemplateProcessing(
+            single=f"{cls} $A {sep}", special_tokens=[(cls, tok.token_to_id(cls)), (sep, tok.token_to_id(sep))])
+    inputs = ["input_ids", "attention_mask"] + (["token_type_ids"] if family in ("bert", "deberta-v2") else [])
+    fast = transformers.PreTrainedTokenizerFast(tokenizer_object=tok, model_input_names=inputs, **names)
+    fast.save_pretrained(directory)
+    vocab = fast.vocab_size
+    config = {
+        "bert": lambda: transformers.BertConfig(vocab_size=vocab, max_position_embeddings=512, **size),
+        "distilbert": lambda: transformers.DistilBertConfig(vocab_size=vocab, dim=64, n_layers=2, n_heads=2,
+                                                            hidden_dim=128),
+        "deberta-v2": lambda: transformers.DebertaV2Config(  # DeBERTa-v3's settings
+            vocab_size=vocab, max_position_embeddings=512, relative_attention=True, position_buckets=64,
+            pos_att_type=["p2c", "c2p"], norm_rel_ebd="layer_norm", share_att_key=True,
+            position_biased_input=False, **size),
+        "roberta": lambda: transformers.RobertaConfig(vocab_size=vocab, max_position_embeddings=514,
+                                                      pad_token_id=fast.pad_token_id, **size),
+    }[family]()
     torch.manual_seed(0)
-    config = BertConfig(vocab_size=fast.vocab_size, hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=128, max_position_embeddings=512)
-    BertForTokenClassification(config).save_pretrained(directory)
+    transformers.AutoModelForTokenClassification.from_config(config).save_pretrained(directory)
     return str(directory)
 
 

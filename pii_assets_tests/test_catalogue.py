@@ -21,8 +21,12 @@ def test_catalogue_has_the_24_design_labels():
     for label in CATALOGUE:
         assert re.fullmatch(r"#[0-9a-f]{6}", label.colour)
         assert label.description and label.hint and label.weight > 0
-        assert label.shape in ("text", "token", "address")
-    assert {label.name for label in CATALOGUE if label.shape != "text"} == {"EMAIL", "URL", "USERNAME", "PASSWORD"}
+        assert label.shape in ("text", "word", "token", "address")
+    shapes = {shape: {label.name for label in CATALOGUE if label.shape == shape} for shape in ("token", "address")}
+    assert shapes == {"token": {"USERNAME", "PASSWORD"}, "address": {"EMAIL", "URL"}}
+    # places, companies and phone numbers may start or end with punctuation (U.S., Dowergstr., +49)
+    assert {label.name for label in CATALOGUE if label.shape == "text"} == {
+        "PHONENUMBER", "STREET", "CITY", "STATE", "COUNTRY", "COMPANYNAME"}
 
 
 def test_label_studio_config_has_every_label_and_a_coreference_relation():

@@ -242,6 +242,24 @@ def _strip_trailing_punctuation(value: str) -> str:
     return value
 
 
+WORDS = frozenset(label.name for label in DEFAULT.labels if label.shape == "word")
+"""Labels whose values start and end with a letter, a digit or an apostrophe (names, dates, numbers,
+codes; no gold value of these labels in the demo data starts or ends otherwise): their span drops
+the characters around it that are none of these. A tokenizer that does not split punctuation from words (SentencePiece's
+``▁Christian,`` or ``(Groningen``) gives tokens that hold both; the label goes to the whole token."""
+
+
+def _word_edges(text: str, start: int, end: int) -> tuple[int, int]:
+    def inside(c: str) -> bool:  # an apostrophe may start or end a name ('s Gravesande, Malamori')
+        return c.isalnum() or c in "'’"
+
+    while start < end and not inside(text[start]):
+        start += 1
+    while end > start and not inside(text[end - 1]):
+        end -= 1
+    return start, end
+
+
 IDENTIFIERS = frozenset(label.name for label in DEFAULT.labels if label.shape in ("token", "address"))
 """Labels whose values are written without spaces (usernames, passwords, e-mails, URLs): their
 span covers the whole identifier it touches, letters and digits joined by ``.``, ``_`` or ``-``
@@ -299,7 +317,8 @@ def tokens_to_spans(tokens: list[tuple[int, int, int, float]], id2label: dict[in
 
     Last, a span that crosses a line break becomes one span per line (``_lines``), a span of a
     label written without spaces covers its whole identifier (``IDENTIFIERS``), an e-mail or URL
-    drops trailing sentence punctuation (``NO_TRAILING_PUNCTUATION``), and a span without a
+    drops trailing sentence punctuation (``NO_TRAILING_PUNCTUATION``), a name, date, number or code
+    drops what is not a letter or digit at its edges (``WORDS``), and a span without a
     letter or digit (a lone ``(``) is dropped.
     """
     tags = [id2label[p] for _, _, p, _ in tokens]
@@ -325,6 +344,8 @@ def tokens_to_spans(tokens: list[tuple[int, int, int, float]], id2label: dict[in
             start, end = _identifier(text, start, end)
         if label in NO_TRAILING_PUNCTUATION:
             end = start + len(_strip_trailing_punctuation(text[start:end]))
+        if label in WORDS:
+            start, end = _word_edges(text, start, end)
         if not _has_alnum(text[start:end]):
             continue  # a lone "(" or "-" is not a value
         if out and start < out[-1][0][1]:  # overlaps the identifier before it

@@ -31,7 +31,8 @@ from pii_assets.catalogue import DEFAULT, Catalogue
 from pii_assets.storage import atomic_writer
 
 IGNORE = -100
-TOKENS_VERSION = "1"
+TOKENS_VERSION = "2"
+"""Part of training_tokens' code version: 2 takes the spaces out of SentencePiece tokens' offsets."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,11 @@ class WindowTokenizer:
         if not text_tokens:
             raise ValueError("the tokenizer turns the text 'a' into no token: cannot tell its special tokens apart")
         self.prefix, self.suffix = text_tokens[0], len(mask) - 1 - text_tokens[-1]
+        probe = "ab cd  ef"
+        encoding = tk.encode(probe)
+        self.spaces_in_offsets = any(  # SentencePiece's "▁cd": (2, 5), the space included
+            probe[s:e].strip() not in ("", probe[s:e])
+            for (s, e), special in zip(encoding.offsets, encoding.special_tokens_mask) if not special)
         self.content = config.max_length - self.prefix - self.suffix
         if self.content <= config.stride:
             raise ValueError(f"invalid window: {config.max_length} tokens minus {self.prefix + self.suffix} "
@@ -106,15 +112,17 @@ class WindowTokenizer:
         return self.tokenizer.encode_batch(texts)
 
     def __call__(self, texts: list[str]) -> TokenWindows:
-        return self.windows(self.encode_batch(texts))
+        return self.windows(self.encode_batch(texts), texts)
 
-    def windows(self, encodings: list) -> TokenWindows:
-        """The windows of ``encode_batch``'s encodings, in text order."""
+    def windows(self, encodings: list, texts: list[str]) -> TokenWindows:
+        """The windows of ``encode_batch``'s encodings of ``texts``, in text order."""
         lens = np.fromiter(map(len, encodings), np.int64, len(encodings))
         total = int(lens.sum())
         ids = np.fromiter(chain.from_iterable(e.ids for e in encodings), np.int32, total)
         offsets = np.fromiter(chain.from_iterable(chain.from_iterable(e.offsets for e in encodings)),
                               np.int64, 2 * total).reshape(-1, 2)
+        if self.spaces_in_offsets:
+            offsets = _without_edge_spaces(offsets, texts, lens)
         special = np.fromiter(chain.from_iterable(e.special_tokens_mask for e in encodings), bool, total)
         first = np.cumsum(lens) - lens  # each text's first token in the flat arrays
         content = lens - self.prefix - self.suffix
@@ -132,6 +140,33 @@ class WindowTokenizer:
         src = np.where(from_end <= self.suffix, np.repeat(first[text] + lens[text], lengths) - from_end, src)
         return TokenWindows(text=text, number=number, lengths=lengths, ids=ids[src],
                             starts=offsets[src, 0], ends=offsets[src, 1], special=special[src])
+
+
+_SPACES = np.array([c for c in range(0x3001) if chr(c).isspace()], dtype=np.uint32)
+
+
+def _without_edge_spaces(offsets: np.ndarray, texts: list[str], lens: np.ndarray) -> np.ndarray:
+    """Token offsets without the whitespace at their edges; a token of whitespace only keeps its own.
+
+    SentencePiece tokenizers (DeBERTa-v3, XLM-R: ``▁cd``) put the space before a word into the
+    word's first token. Left in, it makes the token overlap the value before it as much as the
+    value it starts (``▁5``: one character each), makes every token touch the next one (the
+    decoder's "no whitespace in between" would join any two values of one label) and makes
+    decoded values start with a space.
+    """
+    codes = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
+    solid = ~np.isin(codes, _SPACES)
+    position = np.arange(len(codes))
+    next_solid = np.minimum.accumulate(np.where(solid, position, len(codes))[::-1])[::-1]
+    last_solid = np.maximum.accumulate(np.where(solid, position, -1))
+    before = np.concatenate(([0], np.cumsum(solid)))
+    base = np.repeat(np.concatenate(([0], np.cumsum([len(t) for t in texts])[:-1])), lens)
+    start, end = offsets[:, 0] + base, offsets[:, 1] + base
+    trim = before[end] - before[start] > 0  # has a character that is not whitespace (not special)
+    out = offsets.copy()
+    out[trim, 0] = next_solid[start[trim]] - base[trim]
+    out[trim, 1] = last_solid[end[trim] - 1] + 1 - base[trim]
+    return out
 
 
 def sample_group(sample: dict) -> str:
@@ -204,7 +239,7 @@ class Aligner:
         Every sample's characters are placed on one global axis (sample i starts at base[i]),
         so spans, mentions and tokens of the whole batch are matched by one searchsorted.
         """
-        tw = self.tokenizer.windows(encodings)
+        tw = self.tokenizer.windows(encodings, [s["text"] for s in samples])
         lengths, total, special = tw.lengths, len(tw.ids), tw.special
         text_lengths = np.fromiter((len(s["text"]) + 1 for s in samples), np.int64, len(samples))
         base = np.concatenate(([0], np.cumsum(text_lengths)[:-1]))
