@@ -245,8 +245,9 @@ def _strip_trailing_punctuation(value: str) -> str:
 WORDS = frozenset(label.name for label in DEFAULT.labels if label.shape == "word")
 """Labels whose values start and end with a letter, a digit or an apostrophe (names, dates, numbers,
 codes; no gold value of these labels in the demo data starts or ends otherwise): their span drops
-the characters around it that are none of these. A tokenizer that does not split punctuation from words (SentencePiece's
-``▁Christian,`` or ``(Groningen``) gives tokens that hold both; the label goes to the whole token."""
+the characters at its edges that are none of these. A tokenizer that does not split punctuation
+from words gives tokens that hold both (SentencePiece's ``▁Christian,``), and the label goes to the
+whole token."""
 
 
 def _word_edges(text: str, start: int, end: int) -> tuple[int, int]:
@@ -318,7 +319,7 @@ def tokens_to_spans(tokens: list[tuple[int, int, int, float]], id2label: dict[in
     Last, a span that crosses a line break becomes one span per line (``_lines``), a span of a
     label written without spaces covers its whole identifier (``IDENTIFIERS``), an e-mail or URL
     drops trailing sentence punctuation (``NO_TRAILING_PUNCTUATION``), a name, date, number or code
-    drops what is not a letter or digit at its edges (``WORDS``), and a span without a
+    drops what is not a letter, digit or apostrophe at its edges (``WORDS``), and a span without a
     letter or digit (a lone ``(``) is dropped.
     """
     tags = [id2label[p] for _, _, p, _ in tokens]

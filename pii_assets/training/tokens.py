@@ -154,7 +154,7 @@ def _without_edge_spaces(offsets: np.ndarray, texts: list[str], lens: np.ndarray
     decoder's "no whitespace in between" would join any two values of one label) and makes
     decoded values start with a space.
     """
-    codes = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
+    codes = np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     solid = ~np.isin(codes, _SPACES)
     position = np.arange(len(codes))
     next_solid = np.minimum.accumulate(np.where(solid, position, len(codes))[::-1])[::-1]
