@@ -261,6 +261,26 @@ def _word_edges(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
+TEXTS = frozenset(label.name for label in DEFAULT.labels if label.shape == "text")
+"""Labels whose values are words that may end in a period or start with ``+`` (places, companies,
+phone numbers: ``U.S.``, ``Dowergstr.``, ``+49 30 1234``): their span drops a ``,``, ``;`` or ``:``
+at its end, a bracket at its edges that has no partner inside it, and a pair of brackets around
+all of it (``(Groningen)`` from SentencePiece's ``▁(Groningen)``; ``(030) 1234`` and
+``Nederland (NL)`` keep theirs). No gold value of these labels in the demo data ends in ``,;:``,
+holds an unpaired bracket or is wrapped in a pair."""
+
+
+def _text_edges(text: str, start: int, end: int) -> tuple[int, int]:
+    while True:
+        value = text[start:end]
+        if value[:1] == "(" and (")" not in value or value.endswith(")") and value.count(")") == 1):
+            start += 1  # an opening bracket without a partner, or one of a pair around the whole value
+        elif value[-1:] in (",", ";", ":") or value[-1:] == ")" and "(" not in value:
+            end -= 1
+        else:
+            return start, end
+
+
 IDENTIFIERS = frozenset(label.name for label in DEFAULT.labels if label.shape in ("token", "address"))
 """Labels whose values are written without spaces (usernames, passwords, e-mails, URLs): their
 span covers the whole identifier it touches, letters and digits joined by ``.``, ``_`` or ``-``
@@ -319,7 +339,8 @@ def tokens_to_spans(tokens: list[tuple[int, int, int, float]], id2label: dict[in
     Last, a span that crosses a line break becomes one span per line (``_lines``), a span of a
     label written without spaces covers its whole identifier (``IDENTIFIERS``), an e-mail or URL
     drops trailing sentence punctuation (``NO_TRAILING_PUNCTUATION``), a name, date, number or code
-    drops what is not a letter, digit or apostrophe at its edges (``WORDS``), and a span without a
+    drops what is not a letter, digit or apostrophe at its edges (``WORDS``), a place, company or
+    phone number drops a trailing ``,;:`` and unpaired brackets (``TEXTS``), and a span without a
     letter or digit (a lone ``(``) is dropped.
     """
     tags = [id2label[p] for _, _, p, _ in tokens]
@@ -347,6 +368,8 @@ def tokens_to_spans(tokens: list[tuple[int, int, int, float]], id2label: dict[in
             end = start + len(_strip_trailing_punctuation(text[start:end]))
         if label in WORDS:
             start, end = _word_edges(text, start, end)
+        elif label in TEXTS:
+            start, end = _text_edges(text, start, end)
         if not _has_alnum(text[start:end]):
             continue  # a lone "(" or "-" is not a value
         if out and start < out[-1][0][1]:  # overlaps the identifier before it

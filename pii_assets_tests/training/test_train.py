@@ -98,16 +98,21 @@ def test_e_mails_and_urls_do_not_end_in_sentence_punctuation_and_punctuation_is_
     assert [text[s:e] for (s, e, _), _ in spans] == ["a@b.it", "https://x.org/a_(b)", "https://x.org/c"]
 
 
-def test_names_dates_numbers_and_codes_start_and_end_with_a_letter_digit_or_apostrophe():
+def test_punctuation_a_token_shares_with_a_value_leaves_the_value():
     """What a token that holds a value and the punctuation next to it (SentencePiece's ``▁Christian,``)
-    gives: the punctuation leaves names, dates, numbers and codes; places and companies keep it."""
+    gives: names, dates, numbers and codes start and end with a letter, digit or apostrophe; places,
+    companies and phone numbers keep periods and paired brackets, not a trailing comma or a lone
+    bracket."""
     pieces = [("von", "O"), (" ", ""), ("(Christian,", "B-FIRSTNAME"), (" ", ""), ("'s Gravesande", "B-SURNAME"),
               (" ", ""), ("833555844.", "B-SSN"), (" ", ""), ("Acme S.A.S.", "B-COMPANYNAME"), (" ", ""),
-              ("(", "B-FIRSTNAME"), (" ", ""), ("Dowergstr.", "B-STREET")]
+              ("(", "B-FIRSTNAME"), (" ", ""), ("Dowergstr.", "B-STREET"), (" ", ""), ("(Groningen)", "B-STATE"),
+              (" ", ""), ("Delden,", "B-CITY"), (" ", ""), ("(030) 1234", "B-PHONENUMBER"), (" ", ""),
+              ("Nederland (NL)", "B-COUNTRY"), (" ", ""), ("(Utrecht", "B-STATE"), (";", "O")]
     text, spans = decode_pieces(pieces)
     assert [(text[s:e], label) for (s, e, label), _ in spans] == [
         ("Christian", "FIRSTNAME"), ("'s Gravesande", "SURNAME"), ("833555844", "SSN"),
-        ("Acme S.A.S.", "COMPANYNAME"), ("Dowergstr.", "STREET")]
+        ("Acme S.A.S.", "COMPANYNAME"), ("Dowergstr.", "STREET"), ("Groningen", "STATE"), ("Delden", "CITY"),
+        ("(030) 1234", "PHONENUMBER"), ("Nederland (NL)", "COUNTRY"), ("Utrecht", "STATE")]
 
 
 def test_a_username_covers_its_whole_identifier():
