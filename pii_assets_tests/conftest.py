@@ -23,11 +23,12 @@ from pii_assets.samples import validate
 REPO = Path(__file__).resolve().parents[1]
 
 
-FAMILIES = ("bert", "distilbert", "deberta-v2", "roberta")
+FAMILIES = ("bert", "distilbert", "deberta-v2", "roberta", "modernbert")
 """Tokenizer + architecture families a tiny backbone can be built in: WordPiece + BERT (the
 default's family), WordPiece + DistilBERT (no token types), SentencePiece Unigram + DeBERTa-v2
-(DeBERTa-v3's and XLM-R's tokenizer: the space before a word inside its first token) and
-byte-level BPE + RoBERTa."""
+(DeBERTa-v3's and XLM-R's tokenizer: the space before a word inside its first token), byte-level
+BPE + RoBERTa, and byte-level BPE without offset trimming (the space kept, as SentencePiece) +
+ModernBERT."""
 
 
 def build_tiny_backbone(directory, texts, family="bert", vocab_size=2000):
@@ -51,6 +52,13 @@ def build_tiny_backbone(directory, texts, family="bert", vocab_size=2000):
         tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")
         tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always")
         trainer = trainers.UnigramTrainer(vocab_size=vocab_size, special_tokens=list(names.values()), unk_token="[UNK]")
+    elif family == "modernbert":  # byte-level BPE whose offsets keep the space (no trim_offsets post-processor)
+        names = dict(unk_token="[UNK]", cls_token="[CLS]", sep_token="[SEP]", pad_token="[PAD]", mask_token="[MASK]")
+        tok = Tokenizer(models.BPE())
+        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        tok.decoder = decoders.ByteLevel()
+        trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=list(names.values()),
+                                      initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
     elif family == "roberta":
         names = dict(bos_token="<s>", pad_token="<pad>", eos_token="</s>", unk_token="<unk>", mask_token="<mask>",
                      cls_token="<s>", sep_token="</s>")
@@ -83,6 +91,10 @@ def build_tiny_backbone(directory, texts, family="bert", vocab_size=2000):
             position_biased_input=False, **size),
         "roberta": lambda: transformers.RobertaConfig(vocab_size=vocab, max_position_embeddings=514,
                                                       pad_token_id=fast.pad_token_id, **size),
+        "modernbert": lambda: transformers.ModernBertConfig(
+            vocab_size=vocab, pad_token_id=fast.pad_token_id, cls_token_id=fast.cls_token_id,
+            sep_token_id=fast.sep_token_id, bos_token_id=fast.cls_token_id, eos_token_id=fast.sep_token_id,
+            global_attn_every_n_layers=2, local_attention=16, **size),
     }[family]()
     torch.manual_seed(0)
     transformers.AutoModelForTokenClassification.from_config(config).save_pretrained(directory)

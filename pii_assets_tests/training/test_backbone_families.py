@@ -1,6 +1,6 @@
 """The backbone is configuration (a Hub name or a local path): tokens, training, saving, loading and
 the int8 export on tiny backbones of the families users pick besides MiniLM's BERT (DistilBERT,
-DeBERTa-v3's SentencePiece tokenizer on DeBERTa-v2, RoBERTa's byte-level BPE)."""
+DeBERTa-v3's SentencePiece tokenizer on DeBERTa-v2, RoBERTa's byte-level BPE, ModernBERT)."""
 
 import numpy as np
 import polars as pl
@@ -18,7 +18,7 @@ from pii_assets.training.tokens import Aligner, WindowConfig, WindowTokenizer
 from pii_assets.training.train import Windows, predicted_spans, train
 from pii_assets_tests.conftest import build_tiny_backbone
 
-FAMILIES = ("distilbert", "deberta-v2", "roberta")
+FAMILIES = ("distilbert", "deberta-v2", "roberta", "modernbert")
 
 
 @pytest.fixture(scope="module", params=FAMILIES)
@@ -41,8 +41,10 @@ def test_token_offsets_hold_no_space_around_a_word(backbone):
     pieces = [text[s:e] for s, e, special in zip(tokens.starts, tokens.ends, tokens.special) if not special]
     assert pieces and all(p == p.strip() or not p.strip() for p in pieces), pieces
     assert "".join(pieces).replace(" ", "") == text.replace(" ", "")  # every character is in one token
-    # SentencePiece's "▁Anna" has the space in its offsets; the others trim it themselves
-    assert WindowTokenizer(load_tokenizer(path), WindowConfig(32, 4)).spaces_in_offsets == (family == "deberta-v2")
+    # SentencePiece's "▁Anna" and byte-level BPE's "ĠAnna" without a trimming post-processor have the
+    # space in their offsets; WordPiece has none, RoBERTa's post-processor trims it
+    assert WindowTokenizer(load_tokenizer(path), WindowConfig(32, 4)).spaces_in_offsets == (
+        family in ("deberta-v2", "modernbert"))
 
 
 def test_gold_labels_survive_tokens_and_decoding(backbone, windows, corpus):
