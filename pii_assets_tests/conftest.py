@@ -52,16 +52,10 @@ def build_tiny_backbone(directory, texts, family="bert", vocab_size=2000):
         tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")
         tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always")
         trainer = trainers.UnigramTrainer(vocab_size=vocab_size, special_tokens=list(names.values()), unk_token="[UNK]")
-    elif family == "modernbert":  # byte-level BPE whose offsets keep the space (no trim_offsets post-processor)
-        names = dict(unk_token="[UNK]", cls_token="[CLS]", sep_token="[SEP]", pad_token="[PAD]", mask_token="[MASK]")
-        tok = Tokenizer(models.BPE())
-        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-        tok.decoder = decoders.ByteLevel()
-        trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=list(names.values()),
-                                      initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    elif family == "roberta":
-        names = dict(bos_token="<s>", pad_token="<pad>", eos_token="</s>", unk_token="<unk>", mask_token="<mask>",
-                     cls_token="<s>", sep_token="</s>")
+    elif family in ("roberta", "modernbert"):  # byte-level BPE
+        names = (dict(bos_token="<s>", pad_token="<pad>", eos_token="</s>", unk_token="<unk>", mask_token="<mask>",
+                      cls_token="<s>", sep_token="</s>") if family == "roberta" else
+                 dict(unk_token="[UNK]", cls_token="[CLS]", sep_token="[SEP]", pad_token="[PAD]", mask_token="[MASK]"))
         tok = Tokenizer(models.BPE())
         tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
         tok.decoder = decoders.ByteLevel()
@@ -71,7 +65,7 @@ def build_tiny_backbone(directory, texts, family="bert", vocab_size=2000):
         raise ValueError(f"unknown family {family!r}; one of {FAMILIES}")
     tok.train_from_iterator(texts, trainer)
     cls, sep = names["cls_token"], names["sep_token"]
-    if family == "roberta":
+    if family == "roberta":  # trims the space out of the offsets; ModernBERT's template keeps it
         tok.post_processor = processors.RobertaProcessing((sep, tok.token_to_id(sep)), (cls, tok.token_to_id(cls)),
                                                           add_prefix_space=False, trim_offsets=True)
     else:
