@@ -250,10 +250,17 @@ from words gives tokens that hold both (SentencePiece's ``▁Christian,``), and 
 whole token."""
 
 
+def _after_assignment(text: str, start: int, end: int) -> int:
+    """Where a value of a ``word`` or ``text`` label starts: after the last ``=`` in its span, which
+    such values never hold (URLs and passwords do) and a ``key=value`` piece may join to it."""
+    return text.rfind("=", start, end) + 1 or start
+
+
 def _word_edges(text: str, start: int, end: int) -> tuple[int, int]:
     def inside(c: str) -> bool:  # an apostrophe may start or end a name ('s Gravesande, Malamori')
         return c.isalnum() or c in "'’"
 
+    start = _after_assignment(text, start, end)
     while start < end and not inside(text[start]):
         start += 1
     while end > start and not inside(text[end - 1]):
@@ -271,6 +278,7 @@ holds an unpaired bracket or is wrapped in a pair."""
 
 
 def _text_edges(text: str, start: int, end: int) -> tuple[int, int]:
+    start = _after_assignment(text, start, end)
     while True:
         value = text[start:end]
         if value[:1] == "(" and (")" not in value or value.endswith(")") and value.count(")") == 1):
@@ -340,7 +348,8 @@ def tokens_to_spans(tokens: list[tuple[int, int, int, float]], id2label: dict[in
     label written without spaces covers its whole identifier (``IDENTIFIERS``), an e-mail or URL
     drops trailing sentence punctuation (``NO_TRAILING_PUNCTUATION``), a name, date, number or code
     drops what is not a letter, digit or apostrophe at its edges (``WORDS``), a place, company or
-    phone number drops a trailing ``,;:`` and unpaired brackets (``TEXTS``), and a span without a
+    phone number drops a trailing ``,;:`` and unpaired brackets (``TEXTS``), both drop a ``key=``
+    before the value, and a span without a
     letter or digit (a lone ``(``) is dropped.
     """
     tags = [id2label[p] for _, _, p, _ in tokens]

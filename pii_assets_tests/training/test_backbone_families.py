@@ -55,9 +55,9 @@ def test_gold_labels_survive_tokens_and_decoding(backbone, windows, corpus):
     report = evaluate((g.language, g.spans, [s for s, _ in spans.get(sid, [])]) for sid, g in gold.items())
     if family == "deberta-v2":
         # The toy SentencePiece vocabulary (2,000 pieces learnt from 600 texts) has pieces that join
-        # a value to the "=" before it ("a=8"): 9 of 1,227 spans are out of reach.
-        # (Left in the offsets, the spaces before words cost 0.004 more: 0.9894 / 0.9958.)
-        assert report.micro.f1 >= 0.993 and report.masking.f(2.0) >= 0.998
+        # a username to the "=" before it ("t=c"): 2 of 1,227 spans are out of reach, and one is cut
+        # by a window edge. (Left in the offsets, the spaces before words cost 0.004: 0.9943 / 0.9964.)
+        assert report.micro.f1 >= 0.997 and report.masking.f(2.0) >= 0.999
     else:  # WordPiece and byte-level BPE split punctuation from words
         assert report.micro.f1 == report.masking.f(2.0) == 1.0
 

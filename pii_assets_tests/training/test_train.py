@@ -102,17 +102,19 @@ def test_punctuation_a_token_shares_with_a_value_leaves_the_value():
     """What a token that holds a value and the punctuation next to it (SentencePiece's ``▁Christian,``)
     gives: names, dates, numbers and codes start and end with a letter, digit or apostrophe; places,
     companies and phone numbers keep periods and paired brackets, not a trailing comma or a lone
-    bracket."""
+    bracket; neither keeps a ``key=`` before it."""
     pieces = [("von", "O"), (" ", ""), ("(Christian,", "B-FIRSTNAME"), (" ", ""), ("'s Gravesande", "B-SURNAME"),
               (" ", ""), ("833555844.", "B-SSN"), (" ", ""), ("Acme S.A.S.", "B-COMPANYNAME"), (" ", ""),
               ("(", "B-FIRSTNAME"), (" ", ""), ("Dowergstr.", "B-STREET"), (" ", ""), ("(Groningen)", "B-STATE"),
               (" ", ""), ("Delden,", "B-CITY"), (" ", ""), ("(030) 1234", "B-PHONENUMBER"), (" ", ""),
-              ("Nederland (NL)", "B-COUNTRY"), (" ", ""), ("(Utrecht", "B-STATE"), (";", "O")]
+              ("Nederland (NL)", "B-COUNTRY"), (" ", ""), ("(Utrecht", "B-STATE"), (";", "O"), (" ", ""),
+              ("pays=France", "B-COUNTRY"), (" ", ""), ("sanitaria=80380391630491560892", "B-SSN")]
     text, spans = decode_pieces(pieces)
     assert [(text[s:e], label) for (s, e, label), _ in spans] == [
         ("Christian", "FIRSTNAME"), ("'s Gravesande", "SURNAME"), ("833555844", "SSN"),
         ("Acme S.A.S.", "COMPANYNAME"), ("Dowergstr.", "STREET"), ("Groningen", "STATE"), ("Delden", "CITY"),
-        ("(030) 1234", "PHONENUMBER"), ("Nederland (NL)", "COUNTRY"), ("Utrecht", "STATE")]
+        ("(030) 1234", "PHONENUMBER"), ("Nederland (NL)", "COUNTRY"), ("Utrecht", "STATE"), ("France", "COUNTRY"),
+        ("80380391630491560892", "SSN")]
 
 
 def test_a_username_covers_its_whole_identifier():
