@@ -349,8 +349,7 @@ def tokens_to_spans(tokens: list[tuple[int, int, int, float]], id2label: dict[in
     drops trailing sentence punctuation (``NO_TRAILING_PUNCTUATION``), a name, date, number or code
     drops what is not a letter, digit or apostrophe at its edges (``WORDS``), a place, company or
     phone number drops a trailing ``,;:`` and unpaired brackets (``TEXTS``), both drop a ``key=``
-    before the value, and a span without a
-    letter or digit (a lone ``(``) is dropped.
+    before the value, and a span without a letter or digit (a lone ``(``) is dropped.
     """
     tags = [id2label[p] for _, _, p, _ in tokens]
     for i in range(1, len(tokens)):
