@@ -8,8 +8,8 @@ steps but that would dominate a 40-step measurement. The cold first epoch is pri
   - fixed 128, random batches, the backbone's own recipe (attention dropout 0.1, fp32): the
     usual fine-tuning baseline;
   - fixed 128, random batches, this project's recipe (TrainConfig: attention dropout 0, so the
-    fused attention kernel runs; bf16 autocast on a GPU or an AMX CPU, with the attention itself
-    in fp32 on a CPU);
+    fused attention kernel runs; bf16 autocast on a GPU or a CPU with native bf16, with the
+    attention itself in fp32 on a CPU);
   - dynamic padding + length grouping, this project's recipe (what trained_model does).
 The second ratio isolates what the padding strategy alone gains; the first is the whole recipe.
 

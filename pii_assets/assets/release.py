@@ -119,7 +119,7 @@ class TrainingConfig(dg.Config):
     coref_weight: float = TrainConfig.coref_weight
     seed: int = TrainConfig.seed
     precision: Literal["auto", "bf16", "fp32"] = TrainConfig.precision
-    """auto (bf16 on a GPU or an AMX CPU, else fp32), bf16 or fp32."""
+    """auto (bf16 on a GPU or a CPU with AMX or AVX512-BF16, else fp32), bf16 or fp32."""
     dropout: float | None = TrainConfig.dropout
     """Dropout inside the backbone (None: the backbone's own)."""
     head_dropout: float | None = TrainConfig.head_dropout

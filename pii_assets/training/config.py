@@ -37,8 +37,8 @@ class TrainConfig:
     256-token windows, so oneDNN's per-shape kernel set-up (~40 ms in bf16) is paid rarely."""
     seed: int = 0
     precision: str = "auto"
-    """``auto``: bf16 autocast on a GPU, and on a CPU with AMX tiles (1.4x faster steps there);
-    fp32 elsewhere. ``fp32`` or ``bf16`` to force one."""
+    """``auto``: bf16 autocast on a GPU, and on a CPU with native bf16 (AMX tiles or AVX512-BF16;
+    1.4x faster steps there); fp32 elsewhere. ``fp32`` or ``bf16`` to force one."""
     dropout: float | None = 0.0
     """Every dropout inside the backbone (None: its own, 0.1 for BERT-likes). 0 lets the fused
     attention kernel run and draws no random masks: 2x faster steps on a CPU, see

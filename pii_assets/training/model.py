@@ -40,9 +40,10 @@ def device_and_dtype(precision: str = "auto", cpu_bf16: bool = False) -> tuple[t
     """The device and the autocast dtype (None: fp32).
 
     CUDA: bf16 autocast where supported, fp16 otherwise. CPU: fp32, unless ``cpu_bf16`` and the
-    CPU has AMX tiles (Sapphire Rapids and later), where oneDNN runs bf16 matmuls natively; on
-    other CPUs bf16 is emulated and slower than fp32. ``precision="fp32"`` disables autocast,
-    ``"bf16"`` forces it.
+    CPU computes bf16 natively: AMX tiles (Xeon since Sapphire Rapids) or AVX512-BF16 (AMD Zen 4
+    and later, Cooper Lake), where oneDNN's bf16 matmuls make a training step 1.4x faster than
+    fp32 (docs/benchmarks.md); on other CPUs bf16 is emulated and slower than fp32. ``precision="fp32"`` disables autocast, ``"bf16"``
+    forces it.
     """
     if precision not in PRECISIONS:
         raise ValueError(f"precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
@@ -51,9 +52,14 @@ def device_and_dtype(precision: str = "auto", cpu_bf16: bool = False) -> tuple[t
         auto = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     else:
         device = torch.device("cpu")
-        amx = getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)()
-        auto = torch.bfloat16 if cpu_bf16 and amx else None
+        auto = torch.bfloat16 if cpu_bf16 and native_cpu_bf16() else None
     return device, {"auto": auto, "bf16": torch.bfloat16, "fp32": None}[precision]
+
+
+def native_cpu_bf16() -> bool:
+    """Whether this CPU multiplies bf16 in hardware (AMX tiles or AVX512-BF16 dot products)."""
+    return any(getattr(torch.cpu, probe, lambda: False)()
+               for probe in ("_is_amx_tile_supported", "_is_avx512_bf16_supported"))
 
 
 class Fp32Attention(TorchFunctionMode):

@@ -252,12 +252,14 @@ def test_precision_choice(monkeypatch):
     from pii_assets.training.model import device_and_dtype
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True)
-    assert device_and_dtype() == (torch.device("cpu"), None)  # inference: fp32 on a CPU
-    assert device_and_dtype("auto", cpu_bf16=True)[1] == torch.bfloat16
-    assert device_and_dtype("fp32", cpu_bf16=True)[1] is None
-    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
-    assert device_and_dtype("auto", cpu_bf16=True)[1] is None  # bf16 is emulated without AMX
+    for amx, avx512_bf16 in ((True, False), (False, True)):
+        monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
+        monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
+        assert device_and_dtype() == (torch.device("cpu"), None)  # inference: fp32 on a CPU
+        assert device_and_dtype("auto", cpu_bf16=True)[1] == torch.bfloat16
+        assert device_and_dtype("fp32", cpu_bf16=True)[1] is None
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
+    assert device_and_dtype("auto", cpu_bf16=True)[1] is None  # bf16 is emulated elsewhere
     assert device_and_dtype("bf16")[1] == torch.bfloat16
     with pytest.raises(ValueError, match="precision 'fp8'"):
         device_and_dtype("fp8")
