@@ -598,7 +598,8 @@ def _training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--learning-rate", type=float, default=TrainConfig.learning_rate)
     p.add_argument("--head-learning-rate", type=float, default=TrainConfig.head_learning_rate)
     p.add_argument("--precision", choices=PRECISIONS, default=TrainConfig.precision,
-                   help="auto: bf16 autocast on a GPU or a CPU with native bf16 (AMX or AVX512-BF16), fp32 elsewhere")
+                   help="auto: bf16 autocast on a GPU or a CPU with native bf16 (AMX or AVX512-BF16), "
+                        "fp32 elsewhere")
     p.add_argument("--macro-f1-floor", type=float, default=MACRO_F1_FLOOR)
     p.add_argument("--max-train-samples", type=int, default=0, help="0: all")
     p.add_argument("--sft-min-per-category", type=int, default=MIN_PER_CATEGORY,

@@ -42,8 +42,8 @@ def device_and_dtype(precision: str = "auto", cpu_bf16: bool = False) -> tuple[t
     CUDA: bf16 autocast where supported, fp16 otherwise. CPU: fp32, unless ``cpu_bf16`` and the
     CPU computes bf16 natively: AMX tiles (Xeon since Sapphire Rapids) or AVX512-BF16 (AMD Zen 4
     and later, Cooper Lake), where oneDNN's bf16 matmuls make a training step 1.4x faster than
-    fp32 (docs/benchmarks.md); on other CPUs bf16 is emulated and slower than fp32. ``precision="fp32"`` disables autocast, ``"bf16"``
-    forces it.
+    fp32 (measured on both kinds, docs/benchmarks.md); on other CPUs bf16 is emulated and slower
+    than fp32. ``precision="fp32"`` disables autocast, ``"bf16"`` forces it.
     """
     if precision not in PRECISIONS:
         raise ValueError(f"precision {precision!r}: expected one of {', '.join(PRECISIONS)}")

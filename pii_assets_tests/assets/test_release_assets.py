@@ -47,7 +47,8 @@ def test_trained_model_loads_with_transformers_and_has_the_coref_head(built):
         assert 0 <= low <= high <= 1 and label in evaluation["per_label"]
     assert set(evaluation["intervals"]["per_language_f1"]) == set(evaluation["per_language"])
     assert evaluation["training"]["history"] and evaluation["training"]["steps"] > 0
-    assert evaluation["training"]["trained_on"] in ("cpu (fp32)", "cpu (bfloat16)")  # bf16 on AMX or AVX512-BF16 CPUs
+    # bf16 on AMX or AVX512-BF16 CPUs
+    assert evaluation["training"]["trained_on"] in ("cpu (fp32)", "cpu (bfloat16)")
     assert evaluation["training"]["config"]["dropout"] == 0.0
 
 
