@@ -12,6 +12,7 @@ import itertools
 import json
 import os
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -86,25 +87,57 @@ def declare(args: argparse.Namespace) -> None:
     print(f"batch {spec.key}: {'declared' if new else 'already declared (same spec)'}")
 
 
-def runs_in_flight(instance, job, key: str) -> list[str]:
-    """The unfinished runs (queued or running, launched by anyone: the daemon's sensors, the UI,
-    another CLI) that materialize one of ``job``'s assets for partition ``key``, one line each."""
+def _unfinished_runs(instance, job, key: str) -> list:
+    """The records of the unfinished runs (queued or running, launched by anyone: the daemon's sensors,
+    the UI, another CLI) that materialize one of ``job``'s assets for partition ``key``."""
     import dagster as dg
 
     unfinished = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
                   dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
     assets = job.asset_layer.selected_asset_keys
-    lines = []
-    for record in instance.get_run_records(dg.RunsFilter(statuses=unfinished, tags={"dagster/partition": key})):
-        run = record.dagster_run
-        if run.job_name == job.name or (run.asset_selection or set()) & assets:
-            since = datetime.datetime.fromtimestamp(record.start_time or record.create_timestamp.timestamp(),
-                                                    datetime.timezone.utc)
-            origin = (f"sensor {run.tags['dagster/sensor_name']}" if "dagster/sensor_name" in run.tags
-                      else f"schedule {run.tags['dagster/schedule_name']}" if "dagster/schedule_name" in run.tags
-                      else f"job {run.job_name}")
-            lines.append(f"run {run.run_id} ({run.status.value} since {since:%Y-%m-%d %H:%M:%S} UTC, {origin})")
-    return lines
+    return [record for record in instance.get_run_records(dg.RunsFilter(statuses=unfinished,
+                                                                         tags={"dagster/partition": key}))
+            if record.dagster_run.job_name == job.name or (record.dagster_run.asset_selection or set()) & assets]
+
+
+def _describe_run(record) -> str:
+    """One line for a run record: id, status, since when, and who launched it."""
+    run = record.dagster_run
+    since = datetime.datetime.fromtimestamp(record.start_time or record.create_timestamp.timestamp(),
+                                            datetime.timezone.utc)
+    origin = (f"sensor {run.tags['dagster/sensor_name']}" if "dagster/sensor_name" in run.tags
+              else f"schedule {run.tags['dagster/schedule_name']}" if "dagster/schedule_name" in run.tags
+              else f"job {run.job_name}")
+    return f"run {run.run_id} ({run.status.value} since {since:%Y-%m-%d %H:%M:%S} UTC, {origin})"
+
+
+def runs_in_flight(instance, job, key: str) -> list[str]:
+    """``_unfinished_runs``, one line each."""
+    return [_describe_run(record) for record in _unfinished_runs(instance, job, key)]
+
+
+def wait_for_runs_in_flight(instance, job, key: str, what: str, poll_seconds: float = 2.0) -> str | None:
+    """Wait until no other run materializes ``job``'s assets for ``key``, instead of refusing: with
+    `make ui` running, the daemon's automation sensor starts a batch the moment the demo declares it.
+    Returns the id of a run waited for that succeeded and covered all of ``job``'s assets (then there
+    is nothing left to do for ``key``), else None."""
+    import dagster as dg
+
+    waited: list[str] = []
+    while records := _unfinished_runs(instance, job, key):
+        for record in records:
+            if record.dagster_run.run_id not in waited:
+                waited.append(record.dagster_run.run_id)
+                print(f"{what} {key}: waiting for {_describe_run(record)} (if its process is gone, "
+                      "terminate it in the UI: Runs; or stop this and pass --force)", flush=True)
+        time.sleep(poll_seconds)
+    assets = job.asset_layer.selected_asset_keys
+    for run_id in waited:
+        run = instance.get_run_by_id(run_id)
+        if run.status == dg.DagsterRunStatus.SUCCESS and (run.job_name == job.name
+                                                           or assets <= (run.asset_selection or set())):
+            return run_id
+    return None
 
 
 def _refuse_runs_in_flight(instance, job, keys: list[str], what: str) -> None:
@@ -127,10 +160,14 @@ def materialize(args: argparse.Namespace) -> None:
     job = defs.resolve_job_def("batch_job")
     for key in args.keys:
         load_spec(storage, key)
-    if not args.force:
+    wait = getattr(args, "wait", False) and not args.force
+    if not args.force and not wait:
         _refuse_runs_in_flight(instance, job, args.keys, "batch")
     failed = []
     for key in args.keys:
+        if wait and (done_by := wait_for_runs_in_flight(instance, job, key, "batch")):
+            print(f"batch {key}: materialized by run {done_by}")
+            continue
         if key not in known:
             instance.add_dynamic_partitions("batches", [key])
         result = job.execute_in_process(
@@ -227,7 +264,7 @@ def demo(args: argparse.Namespace) -> None:
     for key in DEMO_BATCHES:
         args.key, args.size, args.seed = key, args.size, DEMO_BATCHES.index(key)
         declare(args)
-    args.keys = list(DEMO_BATCHES)
+    args.keys, args.wait = list(DEMO_BATCHES), True  # `make ui`'s sensor may start them first
     materialize(args)
     print()
     summary(args)
@@ -565,7 +602,9 @@ def build_parser() -> argparse.ArgumentParser:
     dm.add_argument("--release", default="r1", help="release to build after the batches")
     dm.add_argument("--skip-release", action="store_true", help="stop after the batches")
     dm.add_argument("--log-level", default="INFO")
-    _add_force(dm)
+    dm.add_argument("--force", action="store_true",
+                    help="do not wait for an unfinished run of a demo batch (started by `make ui`'s sensor, or "
+                         "whose process is gone): run the batch anyway")
     dm.set_defaults(func=demo)
     kg = sub.add_parser("keygen", help="create an Ed25519 signing key (0600) and its public key")
     kg.add_argument("--out", required=True, help="private key file to create (FILE.pub gets the public key)")

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -184,6 +185,51 @@ def test_runs_in_flight_are_those_of_the_same_assets_and_partition_not_yet_finis
         instance.report_run_canceled(sensor_run)
         instance.report_run_failed(release_run)
         assert runs_in_flight(instance, batch_job, "b1") == runs_in_flight(instance, release_job, "b1") == []
+
+
+def test_the_demo_waits_for_a_batch_run_in_flight_and_skips_the_batch_it_materialized(capsys):
+    """`make demo` next to `make ui`: the automation sensor may start a batch the moment the demo
+    declares it. The demo waits for that run instead of refusing, and runs the batch itself only if
+    the run failed or did not cover all of batch_job's assets."""
+    import threading
+
+    import dagster as dg
+
+    from pii_assets.cli import wait_for_runs_in_flight
+    from pii_assets.definitions import defs
+
+    batch_job = defs.resolve_job_def("batch_job")
+    all_assets = frozenset(batch_job.asset_layer.selected_asset_keys)
+    tokens = frozenset({dg.AssetKey("training_tokens")})
+    implicit = defs.resolve_implicit_global_asset_job_def()
+
+    def finish_later(instance, run, succeeded):
+        def finish():
+            time.sleep(0.3)
+            if succeeded:
+                instance.report_dagster_event(dg.DagsterEvent(dg.DagsterEventType.RUN_SUCCESS.value,
+                                                              job_name=run.job_name), run.run_id)
+            else:
+                instance.report_run_failed(run)
+        thread = threading.Thread(target=finish)
+        thread.start()
+        return thread
+
+    with dg.instance_for_test() as instance:
+        assert wait_for_runs_in_flight(instance, batch_job, "b1", "batch", poll_seconds=0.05) is None
+        assert capsys.readouterr().out == ""  # nothing in flight: no wait, nothing done for it
+        cases = [(all_assets, True, True), (all_assets, False, False), (tokens, True, False)]
+        for selection, succeeded, done in cases:
+            run = instance.create_run_for_job(
+                job_def=implicit.get_subset(asset_selection=selection), asset_selection=selection,
+                tags={"dagster/partition": "b1", "dagster/sensor_name": "batch_automation_sensor"})
+            thread = finish_later(instance, run, succeeded)
+            assert wait_for_runs_in_flight(instance, batch_job, "b1", "batch", poll_seconds=0.05) == \
+                (run.run_id if done else None)
+            thread.join()
+            [line] = capsys.readouterr().out.splitlines()  # said once, however long it waits
+            assert line.startswith(f"batch b1: waiting for run {run.run_id} (NOT_STARTED since ") and \
+                "sensor batch_automation_sensor)" in line and "--force" in line
 
 
 def test_failure_reasons_name_the_failed_step_and_the_failed_blocking_check():
