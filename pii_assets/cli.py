@@ -603,8 +603,9 @@ def build_parser() -> argparse.ArgumentParser:
     dm.add_argument("--skip-release", action="store_true", help="stop after the batches")
     dm.add_argument("--log-level", default="INFO")
     dm.add_argument("--force", action="store_true",
-                    help="do not wait for an unfinished run of a demo batch (started by `make ui`'s sensor, or "
-                         "whose process is gone): run the batch anyway")
+                    help="run even if an unfinished run of a demo batch or of the release is in the instance "
+                         "(started by `make ui`'s sensor, or whose process is gone); without it the demo waits "
+                         "for a batch's run and refuses a release's")
     dm.set_defaults(func=demo)
     kg = sub.add_parser("keygen", help="create an Ed25519 signing key (0600) and its public key")
     kg.add_argument("--out", required=True, help="private key file to create (FILE.pub gets the public key)")
