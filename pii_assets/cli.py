@@ -151,7 +151,9 @@ def _refuse_runs_in_flight(instance, job, keys: list[str], what: str) -> None:
                            "restarted), terminate it in the UI, or pass --force to run anyway.")
 
 
-def materialize(args: argparse.Namespace) -> None:
+def materialize(args: argparse.Namespace, wait: bool = False) -> None:
+    """Runs batch_job per batch. ``wait`` (the demo): wait for another run of a batch instead of
+    refusing, and skip the batch if that run materialized it."""
     from pii_assets.definitions import defs
 
     instance = _instance()
@@ -160,8 +162,8 @@ def materialize(args: argparse.Namespace) -> None:
     job = defs.resolve_job_def("batch_job")
     for key in args.keys:
         load_spec(storage, key)
-    wait = getattr(args, "wait", False) and not args.force
-    if not args.force and not wait:
+    wait = wait and not args.force
+    if not (args.force or wait):
         _refuse_runs_in_flight(instance, job, args.keys, "batch")
     failed = []
     for key in args.keys:
@@ -264,8 +266,8 @@ def demo(args: argparse.Namespace) -> None:
     for key in DEMO_BATCHES:
         args.key, args.size, args.seed = key, args.size, DEMO_BATCHES.index(key)
         declare(args)
-    args.keys, args.wait = list(DEMO_BATCHES), True  # `make ui`'s sensor may start them first
-    materialize(args)
+    args.keys = list(DEMO_BATCHES)
+    materialize(args, wait=True)  # `make ui`'s sensor may start them first
     print()
     summary(args)
     if not args.skip_release:
