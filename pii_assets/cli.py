@@ -18,7 +18,7 @@ from pathlib import Path
 
 from pii_assets.batches import BatchSpec, BatchSpecError, declare_batch, load_spec
 from pii_assets.catalogue import DEFAULT
-from pii_assets.reporting import markdown_table, prf_table
+from pii_assets.reporting import external_results, markdown_table, prf_table
 from pii_assets.samples import SampleError, dumps
 from pii_assets.signing import SigningError
 from pii_assets.sft.check import MIN_PER_CATEGORY
@@ -311,6 +311,16 @@ def release_build(args: argparse.Namespace) -> None:
     if (directory / "comparison.json").is_file():
         print()
         print(comparison_table(json.loads((directory / "comparison.json").read_text(encoding="utf-8"))))
+    if (directory / "external_evaluation.json").is_file():
+        external = json.loads((directory / "external_evaluation.json").read_text(encoding="utf-8"))
+        print()
+        if external.get("results"):
+            from pii_assets.training.external import report_markdown
+
+            print(f"external evaluation ({', '.join(external['results'])}; {directory / 'external_evaluation.md'}):\n")
+            print(report_markdown(external_results(external)).rstrip("\n"))
+        else:
+            print(f"external evaluation: {external.get('note')}")
     if (directory / "parity.json").is_file():
         print()
         print(deployment_table(json.loads((directory / "parity.json").read_text(encoding="utf-8"))))
@@ -406,7 +416,7 @@ PREDICT_CHUNK = 64
 (512 was not measurably faster on 1,000 demo texts and held 0.2 GB more)."""
 
 
-def _prediction_inputs(args: argparse.Namespace, models: list[str]) -> float:
+def _prediction_inputs(args: argparse.Namespace, models: list[str], input_file: bool = True) -> float:
     """Checks ``models`` are model directories and ``--input`` a file (before anything loads);
     returns the threshold of ``--threshold`` / ``--sensitivity``."""
     from pii_assets.training.predict import SENSITIVITY
@@ -414,7 +424,7 @@ def _prediction_inputs(args: argparse.Namespace, models: list[str]) -> float:
     for model in models:
         if not (Path(model) / "config.json").is_file():
             raise SystemExit(f"error: {model} is not a model directory (no config.json)")
-    if not Path(args.input).is_file():
+    if input_file and not Path(args.input).is_file():
         raise SystemExit(f"error: {args.input}: no such file")
     return args.threshold if args.threshold is not None else SENSITIVITY[args.sensitivity]
 
@@ -448,7 +458,17 @@ def predict(args: argparse.Namespace) -> None:
 
 def evaluate_models(args: argparse.Namespace) -> None:
     """Score a model, or two systems side by side (two models, or a model and vanilla Presidio), on
-    the user's own labeled JSONL."""
+    the user's own labeled JSONL; or every system on the sets of an evaluation directory."""
+    from pii_assets.training.external import EVAL_DIR_ENV
+
+    if args.input and args.eval_dir:
+        raise SystemExit("error: --input and --eval-dir are alternatives: give one of them")
+    if not args.input:
+        args.eval_dir = args.eval_dir or os.environ.get(EVAL_DIR_ENV, "").strip() or None
+        if not args.eval_dir:
+            raise SystemExit(f"error: evaluate needs --input FILE or --eval-dir DIR (or ${EVAL_DIR_ENV})")
+        evaluate_eval_dir(args)
+        return
     from pii_assets.samples import labeled_text
     from pii_assets.training.metrics import (confidence_intervals, differences_json, evaluate, paired_differences,
                                              report_json)
@@ -498,6 +518,48 @@ def evaluate_models(args: argparse.Namespace) -> None:
 
         write_json(args.output, document)
         print(f"\nreport -> {args.output}")
+
+
+def evaluate_eval_dir(args: argparse.Namespace) -> None:
+    """``evaluate --eval-dir``: every --model (and --presidio) on every set of the directory, the
+    figures of ``pii_assets.training.external`` (docs/evaluation.md) as markdown."""
+    from pii_assets.training.external import evaluate_sets, model_system, presidio_system, read_eval_dir, report_markdown
+    from pii_assets.training.presidio import NAME as PRESIDIO, PresidioUnavailable
+
+    models = list(dict.fromkeys(args.model))
+    if len(models) != len(args.model):
+        raise SystemExit("error: evaluate: the same --model directory is given twice")
+    threshold = _prediction_inputs(args, models, input_file=False)
+    try:
+        eval_sets = read_eval_dir(args.eval_dir)  # before any model loads
+    except SampleError:
+        raise  # names file:line (and span) and the reason; main prints it
+    except (ValueError, OSError) as exc:  # a .types.json that is not JSON, a file that is not UTF-8
+        raise SystemExit(f"error: {args.eval_dir}: {type(exc).__name__}: {exc}") from None
+    if not eval_sets:
+        raise SystemExit(f"error: {args.eval_dir}: no *.jsonl sets in the directory")
+    print(f"{len(eval_sets)} sets ({', '.join(s.name for s in eval_sets)}), "
+          f"{sum(len(s.records) for s in eval_sets)} texts ({args.eval_dir}), threshold {threshold}\n")
+    # tables name a model by its last two path parts (r1/trained_model) unless two models share them
+    short = ["/".join(Path(model).resolve().parts[-2:]) for model in models]
+    names = dict(zip(short if len(set(short)) == len(short) else models, models))
+    systems = {name: model_system(model, threshold) for name, model in names.items()}
+    if args.presidio:
+        try:
+            systems[PRESIDIO] = presidio_system()
+        except PresidioUnavailable as exc:
+            raise SystemExit(f"error: --presidio: {exc}") from None
+    results = evaluate_sets(eval_sets, systems, log=lambda line: print(line, file=sys.stderr))
+    print(report_markdown(results))
+    if args.output:
+        from pii_assets.storage import write_json
+
+        write_json(args.output, {"eval_dir": str(args.eval_dir), "threshold": threshold, "systems": list(systems),
+                                 "models": {name: str(Path(model).resolve()) for name, model in names.items()},
+                                 "sets": {s.name: {"style": s.style, "texts": len(s.records), "file": s.path}
+                                          for s in eval_sets},
+                                 "results": results})
+        print(f"report -> {args.output}")
 
 
 def keygen(args: argparse.Namespace) -> None:
@@ -586,11 +648,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("evaluate", help="strict entity-level and character-level scores of a model (or two, or "
                                          "one and vanilla Presidio, compared) on your own labeled JSONL, with "
-                                         "95% intervals")
+                                         "95%% intervals; or on the labeled sets of an evaluation directory")
     ev.add_argument("--model", required=True, action="append",
-                    help="a trained or quantized model directory; give it twice to compare two models")
-    ev.add_argument("--input", required=True,
+                    help="a trained or quantized model directory; give it twice to compare two models (with "
+                         "--eval-dir: any number)")
+    ev.add_argument("--input",
                     help='JSONL: {"text", "privacy_mask": [{"start", "end", "label"}], "language"?} per line')
+    ev.add_argument("--eval-dir", metavar="DIR",
+                    help="instead of --input: a directory of labeled *.jsonl sets, catalogue or PER/LOC/ORG/MISC "
+                         "gold (docs/evaluation.md); default $PII_ASSETS_EVAL_DIR when --input is not given")
     ev.add_argument("--presidio", action="store_true",
                     help="compare with vanilla Presidio on the same texts (the bench extra; `make test` installs it)")
     ev.add_argument("--output", help="also write the report as JSON")

@@ -12,7 +12,8 @@ release_job = dg.define_asset_job(
     "release_job",
     selection=dg.AssetSelection.groups("release"),
     description="Build one release (select the release key): manifest, trained model, evaluation, "
-                "quantized model, signature, HF dataset, SFT JSONL, model cards.",
+                "quantized model, signature, evaluation on external sets ($PII_ASSETS_EVAL_DIR), HF dataset, "
+                "SFT JSONL, model cards.",
     # the production profile's queue runs one training run at a time (deploy/dagster.production.yaml)
     tags={"pii_assets/training": "true"},
 )

@@ -38,6 +38,18 @@ def prf_table(rows: Iterable[tuple[str, Mapping[str, Any]]], key: str,
                            "support"))
 
 
+def external_results(document: Mapping[str, Any], first: str | None = None) -> dict[str, dict[str, Any]]:
+    """``results`` of an ``external_evaluation.json`` (``{set: {system: figures}}``) with each set's
+    systems in the order they were scored (``systems``; the file's keys are sorted), ``first`` moved
+    to the front: the order of the figures tables, whose first system's strings are listed."""
+    order = list(document.get("systems") or [])
+    if first is not None:
+        order = [first, *(s for s in order if s != first)]
+    rank = {system: i for i, system in enumerate(order)}
+    return {name: {s: by_system[s] for s in sorted(by_system, key=lambda s: (rank.get(s, len(rank)), s))}
+            for name, by_system in (document.get("results") or {}).items()}
+
+
 def highlight(sample: Mapping[str, Any]) -> str:
     """The sample's text with every span shown as ``[value](LABEL)``."""
     text, out, pos = sample["text"], [], 0

@@ -10,6 +10,7 @@ from dagster_aws.s3 import S3Resource
 
 from pii_assets.storage import LocalStorage
 from pii_assets.training.backbone import configured_backbone
+from pii_assets.training.external import EVAL_DIR_ENV
 
 DEFAULT_DATA_DIR = "data"
 
@@ -194,6 +195,25 @@ def default_llm() -> LLMResource:
     if os.environ.get("PII_ASSETS_LLM_MODEL"):
         kwargs["model"] = os.environ["PII_ASSETS_LLM_MODEL"]
     return LLMResource(**kwargs)
+
+
+class ExternalEvalResource(dg.ConfigurableResource):
+    """Where ``external_evaluation`` finds labeled sets other people wrote: ``eval_dir``, a directory
+    of ``*.jsonl`` sets (docs/evaluation.md), bound to $PII_ASSETS_EVAL_DIR through ``EnvVar``.
+    Without it the asset only records that no directory is configured; the project ships no
+    evaluation data."""
+
+    eval_dir: str | None = None
+    threshold: float = 0.5
+    """The models' decoding threshold (``pii-assets predict``'s default)."""
+
+
+def default_external_eval() -> ExternalEvalResource:
+    """Bound to $PII_ASSETS_EVAL_DIR (``EnvVar``, read at run time) when it is set and not empty
+    as the code location loads."""
+    if os.environ.get(EVAL_DIR_ENV):
+        return ExternalEvalResource(eval_dir=dg.EnvVar(EVAL_DIR_ENV))
+    return ExternalEvalResource()
 
 
 HF_TOKEN_ENV = "HF_TOKEN"

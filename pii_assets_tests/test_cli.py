@@ -15,6 +15,7 @@ BIN = Path(sys.executable).parent
 @pytest.fixture
 def user_env(tmp_path):
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "home"), "PII_ASSETS_DATA_DIR": str(tmp_path / "data")}
+    env.pop("PII_ASSETS_EVAL_DIR", None)  # a new user has no evaluation sets
     (tmp_path / "home").mkdir()
     return env
 
@@ -61,12 +62,21 @@ def test_batches_on_s3_are_seen_from_another_working_copy(user_env, tmp_path, s3
     (["batch", "materialize", "never-declared"], "batch 'never-declared' is not declared"),
     (["release", "build", "r9", "--log-level", "ERROR"],
      "release r9 failed; see the run in the UI\n  release_manifest: release 'r9': no batch is eligible"),
+    (["evaluate", "--model", "m", "--input", "in.jsonl", "--eval-dir", "sets"],
+     "error: --input and --eval-dir are alternatives: give one of them"),
+    (["evaluate", "--model", "m"], "error: evaluate needs --input FILE or --eval-dir DIR (or $PII_ASSETS_EVAL_DIR)"),
 ])
 def test_bad_input_is_a_clear_error(user_env, tmp_path, args, message):
     proc = run(args, user_env, check=False)
     assert proc.returncode != 0
     assert message in proc.stderr
     assert not (tmp_path / "data" / "batches" / "ok").exists()
+
+
+def test_help_lists_every_command(user_env):
+    out = run(["--help"], user_env).stdout  # a bare % in a help string breaks this
+    assert "95% intervals" in out and "evaluation directory" in out
+    assert "$PII_ASSETS_EVAL_DIR" in run(["evaluate", "--help"], user_env).stdout
 
 
 def test_definitions_validate_without_deprecation_warnings(user_env):
@@ -91,6 +101,7 @@ def test_demo_builds_a_signed_verified_release(user_env, tmp_path, tiny_backbone
     assert "| macro_f1 |" in out and "| size (MiB) |" in out and "latency, batch 1" in out
     assert "| test texts | trained model | presidio (vanilla) | trained - presidio (95% interval) |" in out
     assert "F1 drop" in out and "points (95% interval " in out
+    assert "external evaluation: no evaluation directory configured ($PII_ASSETS_EVAL_DIR)" in out
     assert f"OK {tmp_path / 'data' / 'releases' / 'r1' / 'quantized_model'}" in out
     assert "release r1: run" in out and "succeeded" in out.split("release r1: run")[1]
     assert "HF dataset" in out and "LLaMA-Factory: llamafactory-cli train" in out

@@ -6,6 +6,7 @@ from pathlib import Path
 import dagster as dg
 
 from pii_assets.assets.deploy import PUBLIC_KEY, SIGNATURE, model_signature
+from pii_assets.assets.evaluation import EXTERNAL_JSON, external_evaluation
 from pii_assets.assets.release import SAMPLES, fetch_release, model_evaluation, release_manifest
 from pii_assets.partitions import releases
 from pii_assets.reporting import counts_table, markdown_table
@@ -149,11 +150,12 @@ def sft_jsonl(context: dg.AssetExecutionContext, config: SftAssetConfig, storage
 @dg.asset(
     partitions_def=releases,
     group_name="release",
-    deps=[model_evaluation, model_signature, hf_dataset],
+    deps=[model_evaluation, model_signature, hf_dataset, external_evaluation],
     kinds={"huggingface", "markdown"},
-    description="Model cards of the trained and the quantized model (evaluation, parity, intended use and "
-                "limits, cross-links dataset -> trained -> quantized); both models are pushed with their "
-                "card, signature and public key when model repos and a token are configured.",
+    description="Model cards of the trained and the quantized model (evaluation, parity, evaluation on external "
+                "sets when configured, intended use and limits, cross-links dataset -> trained -> quantized); "
+                "both models are pushed with their card, signature and public key when model repos and a "
+                "token are configured.",
 )
 def model_cards(context: dg.AssetExecutionContext, storage: StorageResource, hub: HubResource) -> dg.MaterializeResult:
     from pii_assets.hub.model_cards import Links, quantized_card, trained_card
@@ -162,21 +164,25 @@ def model_cards(context: dg.AssetExecutionContext, storage: StorageResource, hub
     store = storage.store()
     directory = release_dir(store, release)
     manifest = fetch_release(store, release, release_files=("evaluation.json", "parity.json", "comparison.json",
-                                                             SIGNATURE, PUBLIC_KEY))
+                                                             EXTERNAL_JSON, SIGNATURE, PUBLIC_KEY))
     read = lambda name: json.loads((directory / name).read_text(encoding="utf-8"))  # noqa: E731
     evaluation, parity = read("evaluation.json"), read("parity.json")
     comparison = read("comparison.json") if (directory / "comparison.json").is_file() else None
+    external = read(EXTERNAL_JSON) if (directory / EXTERNAL_JSON).is_file() else None
     links = Links(release, hub.dataset_repo, hub.model_repo, hub.quantized_model_repo)
     backbone = manifest["config"]["backbone"]
-    cards = {"trained_model": trained_card(links, backbone, evaluation, comparison, manifest),
-             "quantized_model": quantized_card(links, backbone, evaluation, parity, manifest)}
+    cards = {"trained_model": trained_card(links, backbone, evaluation, comparison, manifest, external=external),
+             "quantized_model": quantized_card(links, backbone, evaluation, parity, manifest, external=external)}
     with atomic_directory(directory / "model_cards") as tmp:
         for name, text in cards.items():
             (tmp / f"{name}.md").write_text(text, encoding="utf-8")
     store.publish(directory / "model_cards")
     published = {"signature.json": (directory / SIGNATURE).read_bytes(),
                  "signing_key.pub": (directory / PUBLIC_KEY).read_bytes()}
-    metadata = {"path": dg.MetadataValue.path(str(directory / "model_cards"))}
+    external_sets = len((external or {}).get("results") or {})
+    metadata = {"path": dg.MetadataValue.path(str(directory / "model_cards")),
+                "external_sets": f"{external_sets} in the cards" if external_sets else
+                                 "none: " + ((external or {}).get("note") or f"no {EXTERNAL_JSON}")}
     for name, field in (("trained_model", "model_repo"), ("quantized_model", "quantized_model_repo")):
         pushed = _push(hub, store, field, directory / name, "model", release, context.log,
                        extra_files={"README.md": cards[name].encode("utf-8"), **published})

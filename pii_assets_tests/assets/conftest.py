@@ -1,6 +1,8 @@
 """The release fixture shared by the release, deploy and publish asset tests: two batches and a tiny
-model trained, evaluated, quantized and signed on a real (temporary) instance, built once per session."""
+model trained, evaluated, quantized and signed on a real (temporary) instance, built once per session;
+and a small evaluation directory (texts written for these tests) for external_evaluation."""
 
+import json
 import shutil
 
 import dagster as dg
@@ -61,3 +63,51 @@ def built(tmp_path_factory, tiny_backbone):
         deploy = dg.materialize([quantized_model, model_signature], partition_key="r1", instance=instance,
                                 resources=resources)
         yield storage, result, strict, instance, deploy, no_key, resources
+
+
+def labeled(text: str, spans: list[tuple[str, str]], key: str = "privacy_mask", kind: str = "label") -> list[dict]:
+    """``[{kind: label, "start", "end", "value"}]`` of each ``(value, label)``, found in ``text``."""
+    out = []
+    for value, label in spans:
+        start = text.index(value)
+        out.append({kind: label, "start": start, "end": start + len(value), "value": value})
+    return out
+
+
+def write_jsonl_lines(path, records) -> None:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+
+
+CLINIC = [  # catalogue gold, with an ignore region
+    ("en", "Patient Laura Bennett, born 12/03/1961, lives in Leeds. Contact: laura.bennett@example.org. Ward 7B.",
+     [("Laura", "FIRSTNAME"), ("Bennett", "SURNAME"), ("12/03/1961", "DATEOFBIRTH"), ("Leeds", "CITY"),
+      ("laura.bennett@example.org", "EMAIL")], [("Ward 7B", "UNIT")]),
+    ("de", "Herr Jonas Keller aus Freiburg ist 54 Jahre alt.",
+     [("Jonas", "FIRSTNAME"), ("Keller", "SURNAME"), ("Freiburg", "CITY"), ("54", "AGE")], []),
+    ("en", "The follow-up visit is planned for next week.", [], []),
+]
+NEWS = [  # coarse gold in the user's own types, mapped by news.types.json
+    ("en", "Dr Helen Marsh joined Northwind Analytics in Bristol in 2015.",
+     [("Dr Helen Marsh", "PERSON"), ("Northwind Analytics", "COMPANY"), ("Bristol", "GPE")]),
+    ("de", "Der Roman von Peter Albrecht spielt in Hamburg.", [("Peter Albrecht", "PERSON"), ("Hamburg", "GPE")]),
+    ("en", "The bridge was finished in 1932 after six years of work.", []),
+]
+
+
+@pytest.fixture(scope="session")
+def eval_dir(tmp_path_factory):
+    """Two labeled sets in the two gold styles of ``pii_assets.training.external``: ``clinic``
+    (catalogue labels) and ``news`` (PERSON / GPE / COMPANY mapped onto PER / LOC / ORG)."""
+    directory = tmp_path_factory.mktemp("eval")
+    clinic = []
+    for language, text, spans, ignore in CLINIC:
+        record = {"text": text, "language": language, "privacy_mask": labeled(text, spans)}
+        if ignore:
+            record["ignore"] = labeled(text, ignore, kind="source_label")
+        clinic.append(record)
+    write_jsonl_lines(directory / "clinic.jsonl", clinic)
+    write_jsonl_lines(directory / "news.jsonl", [{"text": text, "language": language,
+                                                  "entities": labeled(text, spans, kind="type")}
+                                                 for language, text, spans in NEWS])
+    (directory / "news.types.json").write_text(json.dumps({"PERSON": "PER", "GPE": "LOC", "COMPANY": "ORG"}))
+    return directory

@@ -11,11 +11,12 @@ import polars as pl
 import pytest
 
 from pii_assets.assets.batch import raw_samples
+from pii_assets.assets.evaluation import external_evaluation
 from pii_assets.assets.publish import hf_dataset, model_cards, sft_jsonl
 from pii_assets.batches import BatchSpec, declare_batch
 from pii_assets.hub.client import download
 from pii_assets.partitions import batches
-from pii_assets.resources import HubResource
+from pii_assets.resources import ExternalEvalResource, HubResource
 from pii_assets.storage import read_jsonl
 from pii_assets_tests.hubserver import serve
 
@@ -24,10 +25,11 @@ CLI = str(Path(sys.executable).parent / "pii-assets")
 
 
 @pytest.fixture(scope="module")
-def offline(built):
+def offline(built, eval_dir):
     storage, _, _, instance, _, _, resources = built
-    result = dg.materialize([hf_dataset, sft_jsonl, model_cards], partition_key="r1", instance=instance,
-                            resources=resources)
+    result = dg.materialize([external_evaluation, hf_dataset, sft_jsonl, model_cards], partition_key="r1",
+                            instance=instance,
+                            resources={**resources, "external_eval": ExternalEvalResource(eval_dir=str(eval_dir))})
     return storage, result
 
 
@@ -100,6 +102,38 @@ def test_model_cards_carry_evaluation_parity_and_limits(offline):
     assert "model_quantized.onnx" in quantized.text and "Token argmax agreement" in quantized.text
     md = result.asset_materializations_for_node("model_cards")[0].metadata
     assert md["trained_model_hub"].value.startswith("not pushed")
+
+
+def test_model_cards_carry_the_evaluation_on_external_sets_own_model_first(offline):
+    from huggingface_hub import ModelCard
+
+    storage, result = offline
+    external = json.loads((storage.root / "releases/r1/external_evaluation.json").read_text())
+    assert set(external["results"]) == {"clinic", "news"}
+    for name, own, other in (("trained_model", "trained", "quantized"), ("quantized_model", "quantized", "trained")):
+        text = ModelCard.load(storage.root / f"releases/r1/model_cards/{name}.md").text
+        section = text.split("## Evaluation on external sets", 1)[1]
+        assert "### clinic (catalogue gold, 3 texts)" in section and "### news (coarse gold, 3 texts)" in section
+        assert "| system | language | texts | strict_precision |" in section and "name_recall" in section
+        clinic = section.split("### clinic", 1)[1].split("###", 1)[0]
+        assert clinic.index(f"| {own} | all | 3 |") < clinic.index(f"| {other} | all | 3 |")
+        assert str(external["eval_dir"]) not in text  # the publisher's paths stay out of a public card
+    trained = ModelCard.load(storage.root / "releases/r1/model_cards/trained_model.md").text
+    # the rest of the card is still there, the new section between the test split's tables and training
+    assert trained.index("## Evaluation (held-out") < trained.index("## Evaluation on external sets") < \
+        trained.index("## Training") < trained.index("## Intended use and limits")
+    quantized = ModelCard.load(storage.root / "releases/r1/model_cards/quantized_model.md").text
+    assert quantized.index("## Parity with") < quantized.index("## Evaluation on external sets") < \
+        quantized.index("## Verify the signature")
+    md = result.asset_materializations_for_node("model_cards")[0].metadata
+    assert md["external_sets"].value == "2 in the cards"
+
+
+def test_a_card_says_nothing_of_external_sets_without_their_figures():
+    from pii_assets.hub.model_cards import _external_section
+
+    for external in (None, {"configured": False, "note": "no evaluation directory configured", "results": {}}):
+        assert _external_section(external, "trained") == ""
 
 
 def test_pushes_to_the_hub_private_tagged_and_verifiable(built, offline, tmp_path, hf_home):

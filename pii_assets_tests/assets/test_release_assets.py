@@ -313,3 +313,135 @@ def test_predict_on_the_quantized_model_matches_the_format(built, tmp_path):
             assert set(span) == {"value", "label", "start", "end", "score"}
             assert text[span["start"]:span["end"]] == span["value"]
     assert type(quantized.scorer).__name__ == "OnnxScorer" and type(trained.scorer).__name__ == "TorchScorer"
+
+
+def _step_failure(result) -> str:
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    return failure.event_specific_data.error.message + str(failure.event_specific_data.user_failure_data)
+
+
+def test_external_evaluation_scores_both_models_on_both_gold_styles_or_notes_no_directory(built, eval_dir, tmp_path):
+    from pii_assets.assets.evaluation import NOT_CONFIGURED, external_evaluation
+    from pii_assets.assets.publish import model_cards
+    from pii_assets.resources import ExternalEvalResource
+    from pii_assets.training.external import COLUMNS
+
+    storage, _, _, instance, _, _, resources = built
+    release = storage.root / "releases/r1"
+
+    def materialize(assets, **external):
+        return dg.materialize(assets, partition_key="r1", instance=instance, raise_on_error=False,
+                              resources={**resources, "external_eval": ExternalEvalResource(**external)})
+
+    result = materialize([external_evaluation], eval_dir=str(eval_dir))
+    assert result.success
+    document = json.loads((release / "external_evaluation.json").read_text())
+    assert document["configured"] and set(document["results"]) == {"clinic", "news"}
+    assert document["sets"] == {"clinic": {"style": "catalogue", "texts": 3, "file": "clinic.jsonl"},
+                                "news": {"style": "coarse", "texts": 3, "file": "news.jsonl"}}
+    presidio = "presidio (vanilla)" in json.loads((release / "comparison.json").read_text())["results"]
+    assert document["systems"] == ["trained", "quantized", *(["presidio (vanilla)"] if presidio else [])]
+    for name, by_system in document["results"].items():
+        assert set(by_system) == set(document["systems"])
+        for system in by_system.values():
+            assert system["style"] == document["sets"][name]["style"] and set(system["per_language"]) == {"en", "de"}
+            for figures in (system["overall"], *system["per_language"].values()):
+                for key in COLUMNS[system["style"]]:  # shares, except spans per 1,000 characters
+                    assert isinstance(figures[key], float) and 0 <= figures[key] <= (
+                        1000 if key == "spurious_spans_per_1k_chars" else 1)
+                assert figures["ci95"] and all(0 <= low <= figures[key] <= high <= 1
+                                               for key, (low, high) in figures["ci95"].items())
+    report = (release / "external_evaluation.md").read_text()
+    assert "### clinic (catalogue gold)" in report and "### news (coarse gold)" in report
+    assert "| trained | all | 3 |" in report and "| quantized | all | 3 |" in report
+    assert "Most frequent missed strings of trained:" in report
+    md = result.asset_materializations_for_node("external_evaluation")[0].metadata
+    assert md["sets"].value == 2 and md["texts"].value == 6
+    assert "| system | language | texts | strict_precision |" in md["clinic_figures"].value
+    assert "| quantized | de | 1 |" in md["news_figures"].value and "name_recall" in md["news_figures"].value
+    for key in ("clinic_spurious_trained", "clinic_missed_trained", "news_spurious_trained", "news_missed_trained"):
+        assert md[key].value.startswith("| label | most frequent ") or md[key].value.startswith("no ")
+
+    # nothing configured: the asset succeeds with the note, replaces the figures, and the cards say nothing
+    skipped = materialize([external_evaluation, model_cards])
+    assert skipped.success
+    md = skipped.asset_materializations_for_node("external_evaluation")[0].metadata
+    assert md["note"].value == NOT_CONFIGURED == "no evaluation directory configured ($PII_ASSETS_EVAL_DIR)"
+    assert json.loads((release / "external_evaluation.json").read_text())["results"] == {}
+    assert "Evaluation on external sets" not in (release / "model_cards/trained_model.md").read_text()
+    assert skipped.asset_materializations_for_node("model_cards")[0].metadata["external_sets"].value.startswith(
+        "none: no evaluation directory configured")
+
+    # a bad line fails the asset naming file:line and the reason, and leaves the last files as they were
+    bad = tmp_path / "bad-eval"
+    bad.mkdir()
+    (bad / "forms.jsonl").write_text(json.dumps({"text": "Anna", "privacy_mask": []}) + "\n" + json.dumps(
+        {"text": "Anna", "privacy_mask": [{"start": 0, "end": 4, "label": "NAME"}]}) + "\n")
+    failed = materialize([external_evaluation], eval_dir=str(bad))
+    assert not failed.success
+    assert f"{bad / 'forms.jsonl'}:2, span 0: unknown label 'NAME'" in _step_failure(failed)
+    assert json.loads((release / "external_evaluation.json").read_text())["configured"] is False
+
+
+def test_evaluate_cli_scores_a_model_on_an_eval_dir(built, eval_dir, tmp_path, capsys, monkeypatch):
+    from pii_assets import cli
+    from pii_assets.training.external import EVAL_DIR_ENV
+
+    trained = str(built[0].root / "releases/r1/trained_model")
+    cli.main(["evaluate", "--model", trained, "--eval-dir", str(eval_dir), "--output", str(tmp_path / "ext.json")])
+    out = capsys.readouterr().out
+    assert out.startswith(f"2 sets (clinic, news), 6 texts ({eval_dir}), threshold 0.5")
+    assert "### clinic (catalogue gold)" in out and "### news (coarse gold)" in out
+    assert "| system | language | texts | strict_precision | strict_recall | strict_micro_f1 |" in out
+    assert "| system | language | texts | name_recall | spurious_rate |" in out and "| r1/trained_model | all | 3 |" in out
+    assert "Most frequent missed strings of r1/trained_model:" in out
+    report = json.loads((tmp_path / "ext.json").read_text())
+    assert report["systems"] == ["r1/trained_model"] and report["models"] == {"r1/trained_model": trained}
+    assert set(report["results"]) == {"clinic", "news"}
+    assert report["results"]["news"]["r1/trained_model"]["style"] == "coarse"
+    # without --input and --eval-dir: $PII_ASSETS_EVAL_DIR
+    monkeypatch.setenv(EVAL_DIR_ENV, str(eval_dir))
+    cli.main(["evaluate", "--model", trained])
+    assert "### news (coarse gold)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--input", "in.jsonl", "--eval-dir", "sets"], "error: --input and --eval-dir are alternatives: give one of them"),
+    (["--eval-dir", "bad"], "bad/forms.jsonl:2: not JSON"),
+    (["--eval-dir", "types"], "error: types: JSONDecodeError: "),
+    (["--eval-dir", "empty"], "error: empty: no *.jsonl sets in the directory"),
+    (["--eval-dir", "missing"], "error: missing: evaluation directory does not exist"),
+    ([], "error: evaluate needs --input FILE or --eval-dir DIR (or $PII_ASSETS_EVAL_DIR)"),
+])
+def test_evaluate_cli_eval_dir_errors_are_one_clear_line(built, tmp_path, monkeypatch, args, message):
+    from pii_assets import cli
+    from pii_assets.training.external import EVAL_DIR_ENV
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(EVAL_DIR_ENV, raising=False)
+    for name in ("sets", "bad", "empty", "types"):
+        Path(name).mkdir()
+    Path("types/news.jsonl").write_text(json.dumps({"text": "Anna", "entities": []}) + "\n")
+    Path("types/news.types.json").write_text("{PERSON: PER}")
+    Path("in.jsonl").write_text(json.dumps({"text": "Anna", "privacy_mask": []}) + "\n")
+    Path("bad/forms.jsonl").write_text(json.dumps({"text": "Anna", "privacy_mask": []}) + "\n{not json\n")
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["evaluate", "--model", str(built[0].root / "releases/r1/trained_model"), *args])
+    assert message in str(exc.value.code) and "\n" not in str(exc.value.code)
+
+
+def test_the_eval_dir_is_bound_to_the_environment_variable_when_set(monkeypatch):
+    from pii_assets.resources import default_external_eval
+    from pii_assets.training.external import EVAL_DIR_ENV
+
+    for unset in (None, ""):
+        if unset is None:
+            monkeypatch.delenv(EVAL_DIR_ENV, raising=False)
+        else:
+            monkeypatch.setenv(EVAL_DIR_ENV, unset)
+        assert default_external_eval().eval_dir is None
+    monkeypatch.setenv(EVAL_DIR_ENV, "/sets")
+    resource = default_external_eval()
+    assert resource.eval_dir == dg.EnvVar(EVAL_DIR_ENV)  # read at run time, like the other settings
+    with dg.build_resources({"external_eval": resource}) as built:
+        assert built.external_eval.eval_dir == "/sets"
