@@ -23,9 +23,10 @@ from typing import Any
 from pii_assets.batches import BatchSpec
 from pii_assets.catalogue import DEFAULT, Catalogue
 from pii_assets.generator.locales import LOCALES
+from pii_assets.generator.prose import Prose
 from pii_assets.generator.values import LocaleValues, Person
 
-GENERATOR_VERSION = "2"
+GENERATOR_VERSION = "3"
 PII_SLOTS = frozenset(DEFAULT.names)
 COMPOSITES = {"FULLNAME": ("FIRSTNAME", "SURNAME"), "ADDRESS": ("STREET", "BUILDINGNUM", "ZIP", "CITY")}
 OTHER_SLOTS = {"OTHER_FIRSTNAME": "FIRSTNAME", "OTHER_SURNAME": "SURNAME", "OTHER_FULLNAME": "FULLNAME"}
@@ -35,9 +36,18 @@ HARD_NEGATIVE_SLOTS = frozenset({"ORDER_ID", "SKU", "PROMO_CODE", "TIMESTAMP", "
                                  "TICKET_ID", "INVOICE_NO", "AMOUNT", "DATE", "TIME", "QUANTITY", "PRODUCT"})
 KNOWN_SLOTS = PII_SLOTS | set(COMPOSITES) | set(OTHER_SLOTS) | COREF_SLOTS | HARD_NEGATIVE_SLOTS
 GENRES = ("email", "chat", "support_ticket", "web_form", "log_line", "clinical_note", "hr_record",
-          "invoice", "crm_note")
+          "invoice", "crm_note", "news", "legal")
 _SLOT = re.compile(r"\{(G:[^{}|]*\|[^{}]*|[A-Z_0-9]+)\}")
 _SENTENCE_END = frozenset(".!?\n")
+
+PROSE_SHARE = 0.5
+"""Share of filler and hard-negative lines written from word frequencies rather than taken from the
+template module (``Language.filler_line``)."""
+RUNNING_NAMES = (("FULLNAME",), ("FULLNAME",), ("OTHER_FULLNAME",), ("SURNAME",), ("FIRSTNAME",),
+                 ("FULLNAME", "OTHER_FULLNAME"), ("SURNAME", "OTHER_FULLNAME"))
+"""Name slots of running-text sentences (``Language.name_line``)."""
+RUNNING_NAMES_RATE = 0.2
+"""Chance that a PII sample (and, per paragraph, a long document) carries such a sentence."""
 
 # part kinds
 TEXT, PII, FULL, ADDR, OTHER, COREF, NEG, GENDER = range(8)
@@ -144,6 +154,28 @@ class Language:
                                for i, t in enumerate(module.HARD_NEGATIVES)]
         self.address_formats = [compile_line(t, f"{code}/address/{i}", c)
                                 for i, t in enumerate(self.locale.address_formats)]
+        self.prose = Prose(code, list(module.MONTHS))
+        self.catalogue = c
+
+    def filler_line(self, rng: random.Random) -> Line:
+        """Ordinary text: a hand-written filler sentence or, as often, a word-frequency sentence
+        with years, dates, measurements and codes that are not PII (``prose``)."""
+        if rng.random() < PROSE_SHARE:
+            return compile_line(self.prose.sentence(rng), f"{self.code}/filler/prose", self.catalogue)
+        return rng.choice(self.filler)
+
+    def negative_line(self, rng: random.Random) -> Line:
+        """A hard negative: a template line of order ids, amounts, versions, or a prose sentence
+        dense with numbers, dates and codes."""
+        if rng.random() < PROSE_SHARE:
+            return compile_line(self.prose.sentence(rng, numbers=0.35), f"{self.code}/neg/prose",
+                                self.catalogue)
+        return rng.choice(self.hard_negatives)
+
+    def name_line(self, rng: random.Random, slots: tuple[str, ...]) -> Line:
+        """A prose sentence with names and no keyword before them (running text)."""
+        names = tuple(self.prose.name(rng, slot) for slot in slots)
+        return compile_line(self.prose.sentence(rng, names), f"{self.code}/filler/prose-names", self.catalogue)
 
     def form_line(self, label: str, rng: random.Random, catalogue: Catalogue) -> Line:
         """``<field name>: {LABEL}`` for labels no template line carries (e.g. a new label)."""
@@ -224,7 +256,8 @@ HARD_NEGATIVE_MAKERS = {
     "INVOICE_NO": lambda rng, lv: f"{rng.choice(['INV', 'RE', 'FA', 'FAC', 'FT'])}-{rng.randint(2021, 2026)}-"
                                   f"{rng.randint(1, 99999):05d}",
     "AMOUNT": lambda rng, lv: _amount(rng, lv),
-    "DATE": lambda rng, lv: lv.format_date(rng, date(2023, 1, 1) + timedelta(days=rng.randrange(1400))),
+    # dates of events, deliveries, appointments: not birth dates, so not PII in this catalogue
+    "DATE": lambda rng, lv: lv.format_date(rng, date(1990, 1, 1) + timedelta(days=rng.randrange(40 * 365))),
     "TIME": lambda rng, lv: f"{rng.randint(7, 20):02d}:{rng.choice([0, 15, 30, 45]):02d}",
     "QUANTITY": lambda rng, lv: str(rng.choice([1, 2, 3, 4, 5, 6, 10, 12, 20, 24, 50, 100])),
     "PRODUCT": lambda rng, lv: rng.choice(["AirFlow 300", "ThinkBook 14 G6", "Nordlicht LED Panel",
@@ -362,9 +395,11 @@ class OfflineGenerator:
             if extra is not None and extra not in body:
                 body.append(extra)
         for _ in range(rng.choice((0, 0, 1, 1, 2, 3))):
-            body.append(rng.choice(lang.filler))
+            body.append(lang.filler_line(rng))
         if rng.random() < 0.4:
-            body.append(rng.choice(lang.hard_negatives))
+            body.append(lang.negative_line(rng))
+        if rng.random() < RUNNING_NAMES_RATE:
+            self._add_running_names(rng, lang, body)
         rng.shuffle(body)
         names = [i for i, line in enumerate(body) if line.has_name]
         if names and rng.random() < 0.7:
@@ -382,19 +417,27 @@ class OfflineGenerator:
         return blocks
 
     def _compose_long(self, rng, lang: Language, genre: Genre) -> list[list[Line]]:
-        paragraphs = [rng.sample(lang.filler, rng.randint(3, 6)) for _ in range(rng.randint(3, 6))]
+        paragraphs = [[lang.filler_line(rng) for _ in range(rng.randint(3, 6))] for _ in range(rng.randint(3, 6))]
         for line in self._body_lines(rng, lang, genre, rng.choice((1, 2, 2, 3, 4))):
             para = rng.choice(paragraphs)
             para.insert(rng.randint(0, len(para)), line)
         if rng.random() < 0.5:
-            rng.choice(paragraphs).insert(0, rng.choice(lang.hard_negatives))
+            rng.choice(paragraphs).insert(0, lang.negative_line(rng))
+        for para in paragraphs:
+            if rng.random() < RUNNING_NAMES_RATE:
+                self._add_running_names(rng, lang, para)
         return paragraphs
+
+    def _add_running_names(self, rng, lang: Language, lines: list[Line]) -> None:
+        line = lang.name_line(rng, rng.choice(RUNNING_NAMES))
+        if self._ok(line):
+            lines.insert(rng.randint(0, len(lines)), line)
 
     def _compose_no_pii(self, rng, lang: Language, genre: Genre) -> list[list[Line]]:
         if rng.random() < 0.3:
-            return [rng.sample(lang.filler, rng.randint(3, 6)) for _ in range(rng.randint(2, 5))]
-        lines = [rng.choice(lang.filler) for _ in range(rng.randint(1, 4))]
-        lines += [rng.choice(lang.hard_negatives) for _ in range(rng.randint(1, 3))]
+            return [[lang.filler_line(rng) for _ in range(rng.randint(3, 6))] for _ in range(rng.randint(2, 5))]
+        lines = [lang.filler_line(rng) for _ in range(rng.randint(1, 4))]
+        lines += [lang.negative_line(rng) for _ in range(rng.randint(1, 3))]
         body_line = self._pick_no_pii(rng, genre.body)
         if body_line:
             lines.append(body_line)

