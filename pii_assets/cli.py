@@ -296,7 +296,8 @@ def release_build(args: argparse.Namespace) -> None:
         _refuse_runs_in_flight(instance, job, [key], "release")
     training = {"epochs": args.epochs, "batch_size": args.batch_size, "learning_rate": args.learning_rate,
                 "head_learning_rate": args.head_learning_rate, "macro_f1_floor": args.macro_f1_floor,
-                "max_train_samples": args.max_train_samples, "precision": args.precision}
+                "max_train_samples": args.max_train_samples, "precision": args.precision,
+                "coref_weight": args.coref_weight, "seed": args.train_seed, "calibrate": args.calibrate}
     result = job.execute_in_process(
         partition_key=key, instance=instance, raise_on_error=False,
         resources={"storage": _storage_resource(args)},
@@ -705,6 +706,14 @@ def _training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
     p.add_argument("--learning-rate", type=float, default=TrainConfig.learning_rate)
     p.add_argument("--head-learning-rate", type=float, default=TrainConfig.head_learning_rate)
+    p.add_argument("--coref-weight", type=float, default=TrainConfig.coref_weight,
+                   help="weight of the coreference head's loss next to the PII head's (0: the head is not "
+                        "trained; default %(default)s)")
+    p.add_argument("--calibrate", action="store_true", default=TrainConfig.calibrate,
+                   help="calibrate a decision weight per label on the validation split after training "
+                        "(decoding.json beside the weights)")
+    p.add_argument("--train-seed", type=int, default=TrainConfig.seed,
+                   help="seed of the model's initialisation and batch order (default %(default)s)")
     p.add_argument("--precision", choices=PRECISIONS, default=TrainConfig.precision,
                    help="auto: bf16 autocast on a GPU or a CPU with native bf16 (AMX or AVX512-BF16), "
                         "fp32 elsewhere")

@@ -35,7 +35,7 @@ PUBLIC_KEY = "signing_key.pub"
 def quantized_model(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
     from pii_assets.training.export import QuantizationChoice, quantize
     from pii_assets.training.metrics import gold_spans
-    from pii_assets.training.model import PiiModel
+    from pii_assets.training.model import PiiModel, load_label_weights
     from pii_assets.training.parity import parity
     from pii_assets.training.scoring import QUANTIZED_ONNX, OnnxScorer, TorchScorer, latency_ms, pad_token_id
     from pii_assets.training.train import Windows
@@ -59,7 +59,8 @@ def quantized_model(context: dg.AssetExecutionContext, storage: StorageResource)
         {"test": test_ids})["test"]
     samples = release_samples(store, manifest, test_ids)
     reference, candidate = TorchScorer(PiiModel.load(trained_dir).token_model), OnnxScorer(out_dir / QUANTIZED_ONNX)
-    report = parity(reference, candidate, windows, gold_spans(samples.values()), pad_token_id(trained_dir))
+    report = parity(reference, candidate, windows, gold_spans(samples.values()), pad_token_id(trained_dir),
+                    load_label_weights(trained_dir))
     singles = [(ids[None, :], np.ones((1, len(ids)), dtype=np.int64)) for ids in windows.input_ids[:32]]
     summary = {**report.summary(), "trained_ms_batch1": round(latency_ms(reference, singles), 2),
                "quantized_ms_batch1": round(latency_ms(candidate, singles), 2)}

@@ -118,6 +118,8 @@ class TrainingConfig(dg.Config):
     evals_per_epoch: int = TrainConfig.evals_per_epoch
     coref_weight: float = TrainConfig.coref_weight
     seed: int = TrainConfig.seed
+    calibrate: bool = TrainConfig.calibrate
+    """Calibrate a decision weight per label on the validation split after training."""
     precision: Literal["auto", "bf16", "fp32"] = TrainConfig.precision
     """auto (bf16 on a GPU or a CPU with AMX or AVX512-BF16, else fp32), bf16 or fp32."""
     dropout: float | None = TrainConfig.dropout
@@ -164,7 +166,7 @@ def trained_model(context: dg.AssetExecutionContext, config: TrainingConfig, sto
     import torch
 
     from pii_assets.training.metrics import confidence_intervals, evaluate, gold_spans, report_json
-    from pii_assets.training.model import PiiModel
+    from pii_assets.training.model import DECODING_FILE, PiiModel
     from pii_assets.training.train import Windows, train, window_examples
 
     release = context.partition_key
@@ -197,18 +199,32 @@ def trained_model(context: dg.AssetExecutionContext, config: TrainingConfig, sto
                                    head_dropout=train_config.head_dropout)
     result = train(model, train_windows, val_windows, val_gold, tokenizer.pad_token_id, train_config,
                    log=context.log.info)
-    examples = window_examples(model, test_windows, test_gold, tokenizer.pad_token_id)
+    label_weights, calibration = {}, {}
+    if train_config.calibrate and len(val_windows):
+        from pii_assets.training.calibrate import calibrate
+        from pii_assets.training.scoring import TorchScorer, probabilities_by_length
+
+        scorer = TorchScorer(model)
+        label_weights, calibration = calibrate(
+            val_windows, probabilities_by_length(scorer, val_windows.input_ids, tokenizer.pad_token_id), val_gold,
+            scorer.id2label, log=context.log.info)
+    examples = window_examples(model, test_windows, test_gold, tokenizer.pad_token_id, label_weights)
     report, intervals = evaluate(examples), confidence_intervals(examples)
     summary = report.summary()
     directory = release_dir(store, release) / "trained_model"
     with atomic_directory(directory) as tmp:
         model.save(tmp, tokenizer)
+        if train_config.calibrate:
+            write_json(tmp / DECODING_FILE, {"label_weights": label_weights, "validation_micro_f1": calibration,
+                                             "method": "per-label factors on the validation split, "
+                                                       "pii_assets.training.calibrate"})
     write_json(release_dir(store, release) / "evaluation.json", {
         "release": release, "split": "test", **report_json(report, intervals),
         "training": {"history": result.history, "best_val_macro_f1": result.best_macro_f1,
                      "best_step": result.best_step, "steps": result.steps, "seconds": round(result.seconds, 1),
                      "stopped_early": result.stopped_early, "trained_on": result.trained_on,
-                     "config": train_config.to_json(),
+                     "config": train_config.to_json(), "label_weights": label_weights,
+                     "calibration_validation_micro_f1": calibration,
                      "train_windows": len(train_windows), "train_samples": len(train_ids)},
     })
     store.publish(directory, release_dir(store, release) / "evaluation.json")
@@ -224,6 +240,7 @@ def trained_model(context: dg.AssetExecutionContext, config: TrainingConfig, sto
             "steps": result.steps,
             "training_seconds": round(result.seconds, 1),
             "stopped_early": result.stopped_early,
+            "label_weights": dg.MetadataValue.json(label_weights),
             "trained_on": result.trained_on,
             "backbone": backbone.backbone,
             "curve": dg.MetadataValue.md(image_markdown(training_curve_png(result.history), "training curve")),

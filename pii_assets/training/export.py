@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from pii_assets.storage import atomic_directory
+from pii_assets.training.model import DECODING_FILE
 from pii_assets.training.model import LABEL_MAPPINGS, PiiModel
 from pii_assets.training.scoring import QUANTIZED_ONNX
 
@@ -146,7 +147,7 @@ def quantize(trained_dir: Path, out_dir: Path, choice: QuantizationChoice = Quan
         if produced.name != QUANTIZED_ONNX:
             produced.rename(final / QUANTIZED_ONNX)
         shutil.copy2(Path(tmp) / "config.json", final / "config.json")
-        for name in (*TOKENIZER_FILES, LABEL_MAPPINGS):
+        for name in (*TOKENIZER_FILES, LABEL_MAPPINGS, DECODING_FILE):
             if (trained_dir / name).exists():
                 shutil.copy2(trained_dir / name, final / name)
         info.quantized_bytes = (final / QUANTIZED_ONNX).stat().st_size

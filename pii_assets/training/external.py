@@ -42,6 +42,7 @@ import numpy as np
 
 from pii_assets.catalogue import DEFAULT, Catalogue
 from pii_assets.samples import SampleError
+from pii_assets.storage import read_jsonl
 from pii_assets.training.metrics import BOOTSTRAP_RESAMPLES, _draws, _interval
 
 Span = tuple[int, int, str]
@@ -139,22 +140,17 @@ def read_set(path: str | Path, catalogue: Catalogue = DEFAULT) -> EvalSet:
     types_file = path.with_suffix(".types.json")
     types = None
     if types_file.is_file():
-        types = json.loads(types_file.read_text(encoding="utf-8"))
-        bad = {k: v for k, v in types.items() if v not in COARSE_TYPES}
+        try:
+            types = json.loads(types_file.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise SampleError(str(types_file), f"not a JSON object of type mappings ({exc})") from None
+        bad = {k: v for k, v in types.items() if v not in COARSE_TYPES} if isinstance(types, dict) else types
         if not isinstance(types, dict) or bad:
             raise SampleError(str(types_file), f"maps types onto {', '.join(COARSE_TYPES)} only; not {bad}")
     style, records = None, []
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise SampleError(where, f"not JSON ({exc.msg})") from None
-            style, parsed = parse_record(record, where, style, types, catalogue)
-            records.append(parsed)
+    for lineno, record in read_jsonl(path):  # names the line of a malformed or non-UTF-8 record
+        style, parsed = parse_record(record, f"{path}:{lineno}", style, types, catalogue)
+        records.append(parsed)
     if not records:
         raise SampleError(str(path), "no labeled texts")
     return EvalSet(path.stem, style, records, str(path))

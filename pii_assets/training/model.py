@@ -11,7 +11,7 @@ from __future__ import annotations
 import bisect
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -170,15 +170,19 @@ def transition_mask(id2label: dict[int, str]) -> np.ndarray:
     return allowed
 
 
-def viterbi(probs: np.ndarray, allowed: np.ndarray, o_weight: float = 1.0) -> np.ndarray:
+def viterbi(probs: np.ndarray, allowed: np.ndarray, o_weight: float = 1.0,
+            tag_weights: np.ndarray | None = None) -> np.ndarray:
     """Most likely IOB2-valid tag sequence for one window (``probs``: tokens x tags).
 
     ``o_weight`` scales the probability of ``O`` (tag 0) before decoding: below 1 the decoder
-    tags more tokens as PII (higher sensitivity), above 1 fewer.
+    tags more tokens as PII (higher sensitivity), above 1 fewer. ``tag_weights`` (one per tag)
+    scale each tag's probability as well: the per-label weights calibrated on the validation split.
     """
     if not len(probs):
         return np.zeros(0, dtype=np.int64)
     logp = np.log(np.clip(probs, 1e-12, None))
+    if tag_weights is not None:
+        logp += np.log(tag_weights)
     logp[:, 0] += np.log(o_weight)
     penalty = np.where(allowed, 0.0, -1e9)
     score = logp[0] + np.where(allowed[0], 0.0, -1e9)  # a window starts as if after O (B- first)
@@ -194,6 +198,26 @@ def viterbi(probs: np.ndarray, allowed: np.ndarray, o_weight: float = 1.0) -> np
     return tags
 
 
+DECODING_FILE = "decoding.json"
+"""Beside a model's weights: ``{"label_weights": {label: factor}}``, the per-label weights calibrated
+on the release's validation split (``pii_assets.training.calibrate``); a factor above 1 tags the
+label more readily, below 1 less. Absent: every factor is 1."""
+
+
+def tag_weights(id2label: dict[int, str], label_weights: Mapping[str, float]) -> np.ndarray:
+    """One weight per tag id: a label's factor for its ``B-`` and ``I-`` tags, 1 for ``O``."""
+    return np.array([label_weights.get(id2label[i][2:], 1.0) if id2label[i] != "O" else 1.0
+                     for i in range(len(id2label))])
+
+
+def load_label_weights(model_dir: Path) -> dict[str, float] | None:
+    """The calibrated per-label weights of a model directory, or None."""
+    path = Path(model_dir) / DECODING_FILE
+    if not path.is_file():
+        return None
+    return {str(k): float(v) for k, v in json.loads(path.read_text(encoding="utf-8"))["label_weights"].items()}
+
+
 class Decoder:
     """Tags and scores of one window's token probabilities (tokens x tags).
 
@@ -204,15 +228,16 @@ class Decoder:
     0.99, not 0.02.
     """
 
-    def __init__(self, id2label: dict[int, str]):
+    def __init__(self, id2label: dict[int, str], label_weights: Mapping[str, float] | None = None):
         self.allowed = transition_mask(id2label)
+        self.tag_weights = tag_weights(id2label, label_weights) if label_weights else None
         label2id = {tag: i for i, tag in id2label.items()}
         other = {"B-": "I-", "I-": "B-"}
         self.sibling = np.array([label2id.get(other.get(id2label[i][:2], "") + id2label[i][2:], i)
                                  for i in range(len(id2label))])
 
     def __call__(self, probs: np.ndarray, o_weight: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-        tags = viterbi(probs, self.allowed, o_weight)
+        tags = viterbi(probs, self.allowed, o_weight, self.tag_weights)
         rows, sibling = np.arange(len(tags)), self.sibling[tags]
         return tags, probs[rows, tags] + np.where(sibling != tags, probs[rows, sibling], 0.0)
 

@@ -61,8 +61,10 @@ class ParityReport:
                 "differing_spans": len(self.differing_spans)}
 
 
-def parity(reference: Scorer, candidate: Scorer, windows: Windows, gold: dict[str, Gold], pad_id: int) -> ParityReport:
-    """Compare ``candidate`` with ``reference`` on ``windows`` against ``gold`` (per sample id)."""
+def parity(reference: Scorer, candidate: Scorer, windows: Windows, gold: dict[str, Gold], pad_id: int,
+           label_weights: dict[str, float] | None = None) -> ParityReport:
+    """Compare ``candidate`` with ``reference`` on ``windows`` against ``gold`` (per sample id),
+    both decoded with the model's calibrated ``label_weights``."""
     if reference.id2label != candidate.id2label:
         raise ValueError("the two models have different label maps; parity is meaningless")
     id2label = reference.id2label
@@ -75,7 +77,7 @@ def parity(reference: Scorer, candidate: Scorer, windows: Windows, gold: dict[st
         agreeing += int((a[real].argmax(-1) == b[real].argmax(-1)).sum())
 
     def examples(probs) -> tuple[list[tuple], dict[str, set[Span]]]:
-        spans = predicted_spans(windows, decode(windows, probs, id2label), id2label, gold)
+        spans = predicted_spans(windows, decode(windows, probs, id2label, label_weights), id2label, gold)
         found = {sid: {s for s, _ in spans.get(sid, [])} for sid in gold}
         return [(g.language, g.spans, sorted(found[sid])) for sid, g in gold.items()], found
 

@@ -3,7 +3,8 @@
 Tags come from Viterbi decoding under IOB2 constraints (I-X only after B-X/I-X). The threshold
 sets the sensitivity by re-weighting ``O`` by t / (1 - t) before decoding: 0.5 is plain decoding,
 lower thresholds tag more text as PII. Presets: high = 0.1, medium = 0.25, low = 0.5.
-A span's score is the mean probability of its label over its tokens (``Decoder``).
+A span's score is the mean probability of its label over its tokens (``Decoder``). The per-label
+weights calibrated on the release's validation split (``decoding.json``) apply under the threshold.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pii_assets.training.model import Decoder, merge_windows, tokens_to_spans
+from pii_assets.training.model import Decoder, load_label_weights, merge_windows, tokens_to_spans
 from pii_assets.training.scoring import load_scorer, pad_token_id, probabilities_by_length
 from pii_assets.training.tokens import WindowConfig, WindowTokenizer
 
@@ -25,7 +26,7 @@ class Predictor:
         model_dir = Path(model_dir)
         self.scorer = load_scorer(model_dir)
         self.id2label = self.scorer.id2label
-        self.decoder = Decoder(self.id2label)
+        self.decoder = Decoder(self.id2label, load_label_weights(model_dir))
         self.windows = WindowTokenizer(model_dir / "tokenizer.json", window)
         self.batch_size = batch_size
         self.pad_id = pad_token_id(model_dir)

@@ -84,12 +84,14 @@ def collate(windows: Windows, idx: np.ndarray, pad_id: int, fixed_length: int | 
             torch.from_numpy(coref))
 
 
-def decode(windows: Windows, probabilities: list[np.ndarray], id2label: dict[int, str]):
-    """Per window: (IOB2-valid tag ids, their scores) from ``Decoder``, all tokens (special
-    tokens: O, 0)."""
-    decoder = Decoder(id2label)
+def decode(windows: Windows, probabilities: list[np.ndarray], id2label: dict[int, str],
+           label_weights: dict[str, float] | None = None, only: Iterable[int] | None = None):
+    """Per window (of ``only``, default all): (IOB2-valid tag ids, their scores) from ``Decoder``,
+    all tokens (special tokens: O, 0)."""
+    decoder = Decoder(id2label, label_weights)
     out = []
-    for w, probs in enumerate(probabilities):
+    for w in range(len(probabilities)) if only is None else only:
+        probs = probabilities[w]
         real = windows.labels[w] != IGNORE  # not a special token
         tags, scores = np.zeros(len(probs), dtype=np.int64), np.zeros(len(probs))
         tags[real], scores[real] = decoder(probs[real])
@@ -97,8 +99,8 @@ def decode(windows: Windows, probabilities: list[np.ndarray], id2label: dict[int
     return out
 
 
-def predict(scorer: Scorer, windows: Windows, pad_id: int):
-    return decode(windows, probabilities_by_length(scorer, windows.input_ids, pad_id), scorer.id2label)
+def predict(scorer: Scorer, windows: Windows, pad_id: int, label_weights: dict[str, float] | None = None):
+    return decode(windows, probabilities_by_length(scorer, windows.input_ids, pad_id), scorer.id2label, label_weights)
 
 
 def predicted_spans(windows: Windows, predictions, id2label: dict[int, str], gold: dict[str, Gold]
@@ -113,12 +115,12 @@ def predicted_spans(windows: Windows, predictions, id2label: dict[int, str], gol
     return {sid: tokens_to_spans(merge_windows(ws), id2label, gold[sid].text) for sid, ws in per_sample.items()}
 
 
-def window_examples(scorer: Scorer | PiiModel, windows: Windows, gold: dict[str, Gold], pad_id: int
-                    ) -> list[tuple[str, list[Span], list[Span]]]:
+def window_examples(scorer: Scorer | PiiModel, windows: Windows, gold: dict[str, Gold], pad_id: int,
+                    label_weights: dict[str, float] | None = None) -> list[tuple[str, list[Span], list[Span]]]:
     """(language, gold spans, predicted spans) per sample of ``gold``: what ``evaluate`` scores."""
     if isinstance(scorer, PiiModel):
         scorer = TorchScorer(scorer)
-    spans = predicted_spans(windows, predict(scorer, windows, pad_id), scorer.id2label, gold)
+    spans = predicted_spans(windows, predict(scorer, windows, pad_id, label_weights), scorer.id2label, gold)
     return [(g.language, g.spans, [s for s, _ in spans.get(sid, [])]) for sid, g in gold.items()]
 
 

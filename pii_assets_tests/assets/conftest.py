@@ -48,7 +48,7 @@ def built(tmp_path_factory, tiny_backbone):
         instance.add_dynamic_partitions(releases.name, ["r1", "strict"])
         train_cfg = {"epochs": 2, "batch_size": 16, "learning_rate": 3e-3, "macro_f1_floor": 0.0}
         result = dg.materialize(RELEASE_ASSETS, partition_key="r1", instance=instance, resources=resources,
-                                run_config={"ops": {"trained_model": {"config": train_cfg}}})
+                                run_config={"ops": {"trained_model": {"config": {**train_cfg, "calibrate": True}}}})
         strict = dg.materialize(RELEASE_ASSETS, partition_key="strict", instance=instance, resources=resources,
                                 raise_on_error=False,
                                 run_config={"ops": {"trained_model": {"config": {**train_cfg, "epochs": 1,

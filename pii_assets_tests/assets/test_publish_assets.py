@@ -29,7 +29,9 @@ def offline(built, eval_dir):
     storage, _, _, instance, _, _, resources = built
     result = dg.materialize([external_evaluation, hf_dataset, sft_jsonl, model_cards], partition_key="r1",
                             instance=instance,
-                            resources={**resources, "external_eval": ExternalEvalResource(eval_dir=str(eval_dir))})
+                            resources={**resources, "external_eval": ExternalEvalResource(eval_dir=str(eval_dir))},
+                            # 240 samples: the rarest category (PASSWORD) has 16 train examples
+                            run_config={"ops": {"sft_jsonl": {"config": {"min_per_category": 10}}}})
     return storage, result
 
 

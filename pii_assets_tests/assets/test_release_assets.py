@@ -50,6 +50,13 @@ def test_trained_model_loads_with_transformers_and_has_the_coref_head(built):
     # bf16 on AMX or AVX512-BF16 CPUs
     assert evaluation["training"]["trained_on"] in ("cpu (fp32)", "cpu (bfloat16)")
     assert evaluation["training"]["config"]["dropout"] == 0.0
+    # calibrated per-label weights (r1 is built with calibrate on) travel with the weights
+    decoding = json.loads((directory / "decoding.json").read_text())
+    assert decoding["label_weights"] == evaluation["training"]["label_weights"]
+    assert set(decoding["label_weights"]) <= {name for name in mappings["pii"]["label2id"] if name != "O"} | {
+        name[2:] for name in mappings["pii"]["label2id"]}
+    assert set(decoding["validation_micro_f1"]) == {"before", "after"}
+    assert decoding["validation_micro_f1"]["after"] >= decoding["validation_micro_f1"]["before"]
 
 
 def test_trained_model_metadata_and_macro_f1_floor_check(built):
@@ -242,8 +249,9 @@ def test_quantized_model_follows_the_contract_and_loads_with_optimum_and_onnxrun
     storage, deploy = built[0], built[4]
     assert deploy.success and check_results(deploy) == {"parity": True}
     directory = storage.root / "releases/r1/quantized_model"
-    assert {"model_quantized.onnx", "tokenizer.json", "label_mappings.json", "config.json"} <= {
+    assert {"model_quantized.onnx", "tokenizer.json", "label_mappings.json", "config.json", "decoding.json"} <= {
         p.name for p in directory.iterdir()}
+    assert (directory / "decoding.json").read_bytes() == (directory.parent / "trained_model/decoding.json").read_bytes()
     tokenizer = AutoTokenizer.from_pretrained(directory)
     inputs = tokenizer(["Call Anna Schmidt on +49 30 901820."], return_tensors="np")
     ort_model = ORTModelForTokenClassification.from_pretrained(directory, file_name="model_quantized.onnx")
@@ -407,8 +415,8 @@ def test_evaluate_cli_scores_a_model_on_an_eval_dir(built, eval_dir, tmp_path, c
 
 @pytest.mark.parametrize("args,message", [
     (["--input", "in.jsonl", "--eval-dir", "sets"], "error: --input and --eval-dir are alternatives: give one of them"),
-    (["--eval-dir", "bad"], "bad/forms.jsonl:2: not JSON"),
-    (["--eval-dir", "types"], "error: types: JSONDecodeError: "),
+    (["--eval-dir", "bad"], "bad/forms.jsonl:2: malformed JSON"),
+    (["--eval-dir", "types"], "news.types.json: not a JSON object of type mappings"),
     (["--eval-dir", "empty"], "error: empty: no *.jsonl sets in the directory"),
     (["--eval-dir", "missing"], "error: missing: evaluation directory does not exist"),
     ([], "error: evaluate needs --input FILE or --eval-dir DIR (or $PII_ASSETS_EVAL_DIR)"),

@@ -138,3 +138,17 @@ def test_bad_records_name_the_file_line_and_reason(tmp_path, records, message):
     with pytest.raises(SampleError, match=message) as raised:
         read_set(path)
     assert str(path) in str(raised.value)
+
+
+def test_a_malformed_line_and_a_malformed_type_mapping_are_named(tmp_path):
+    path = tmp_path / "news.jsonl"
+    path.write_bytes(b'{"text": "abc", "entities": []}\n{"text": "\xff"}\n')
+    with pytest.raises(SampleError, match=r"news.jsonl:2.*not UTF-8"):
+        read_set(path)
+    path.write_text('{"text": "abc", "entities": []}\n')
+    (tmp_path / "news.types.json").write_text("PERSON: PER")
+    with pytest.raises(SampleError, match=r"news.types.json.*not a JSON object"):
+        read_set(path)
+    (tmp_path / "news.types.json").write_text('["PER"]')
+    with pytest.raises(SampleError, match=r"maps types onto PER"):
+        read_set(path)
