@@ -17,7 +17,7 @@ CONFIG = SftConfig(max_positives_per_category=200)
 
 @pytest.fixture(scope="session")
 def release_pairs():
-    samples = [validate(s) for s in OfflineGenerator(BatchSpec("sft-test", size=1500, seed=3)).generate()]
+    samples = [validate(s) for s in OfflineGenerator(BatchSpec("sft-test", size=2000, seed=3)).generate()]
     return [(s, split_of(s["id"], SPLIT_SEED)) for s in samples]
 
 
