@@ -531,11 +531,9 @@ def evaluate_eval_dir(args: argparse.Namespace) -> None:
     if len(models) != len(args.model):
         raise SystemExit("error: evaluate: the same --model directory is given twice")
     threshold = _prediction_inputs(args, models, input_file=False)
-    try:
-        eval_sets = read_eval_dir(args.eval_dir)  # before any model loads
-    except SampleError:
-        raise  # names file:line (and span) and the reason; main prints it
-    except (ValueError, OSError) as exc:  # a .types.json that is not JSON, a file that is not UTF-8
+    try:  # before any model loads; a bad record or .types.json is a SampleError naming it (main prints it)
+        eval_sets = read_eval_dir(args.eval_dir)
+    except OSError as exc:  # an unreadable file
         raise SystemExit(f"error: {args.eval_dir}: {type(exc).__name__}: {exc}") from None
     if not eval_sets:
         raise SystemExit(f"error: {args.eval_dir}: no *.jsonl sets in the directory")

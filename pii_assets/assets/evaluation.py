@@ -54,7 +54,7 @@ def external_evaluation(context: dg.AssetExecutionContext, storage: StorageResou
         eval_sets = read_eval_dir(eval_dir)
     except SampleError as exc:  # names file:line (and span) and the reason
         raise dg.Failure(description=f"{EVAL_DIR_ENV}: {exc}") from None
-    except (ValueError, OSError) as exc:  # a .types.json that is not JSON, a file that is not UTF-8
+    except OSError as exc:  # an unreadable file
         raise dg.Failure(description=f"{EVAL_DIR_ENV}: {eval_dir}: {type(exc).__name__}: {exc}") from None
     if not eval_sets:
         raise dg.Failure(description=f"{EVAL_DIR_ENV}: {eval_dir}: no *.jsonl sets in the directory")

@@ -18,6 +18,7 @@ them like any template line.
 
 from __future__ import annotations
 
+import math
 import random
 import re
 from datetime import date, timedelta
@@ -79,13 +80,12 @@ a band, a brand: "murakami", "pinochet", "kendrick") or a loan word; either way 
 LANGUAGES = ("en", "de", "fr", "es", "it", "nl")
 
 
-@lru_cache(maxsize=len(LANGUAGES))
-def _zipf(language: str) -> dict[str, float]:
-    import math
-
+def _zipf(word: str, language: str) -> float:
+    """wordfreq's Zipf frequency of a word of its list (0 when absent), from its cached dictionary."""
     from wordfreq import get_frequency_dict
 
-    return {word: math.log10(freq) + 9 for word, freq in get_frequency_dict(language).items()}
+    freq = get_frequency_dict(language).get(word, 0.0)
+    return math.log10(freq) + 9 if freq else 0.0
 
 
 @lru_cache(maxsize=8)
@@ -95,17 +95,16 @@ def vocabulary(language: str, size: int = WORDS) -> tuple[str, ...]:
     from wordfreq import top_n_list
 
     first, last, places = name_words()
-    zipf_of = _zipf(language)
-    others = [_zipf(o) for o in LANGUAGES if o != language]
+    others = [o for o in LANGUAGES if o != language]
     out = []
     for rank, word in enumerate(top_n_list(language, size)):
         if not _WORD.fullmatch(word) or (len(word) < 2 and rank > 100) or word.endswith(("'s", "’s")):
             continue
-        zipf = zipf_of[word]
+        zipf = _zipf(word, language)
         if any(word in names and zipf < keep for names, keep in
                ((first, FIRST_NAME_KEEP_ZIPF), (last, SURNAME_KEEP_ZIPF), (places, PLACE_KEEP_ZIPF))):
             continue
-        if zipf < INTERNATIONAL_BELOW_ZIPF and sum(other.get(word, 0.0) >= zipf - 1 for other in others) >= 3:
+        if zipf < INTERNATIONAL_BELOW_ZIPF and sum(_zipf(word, other) >= zipf - 1 for other in others) >= 3:
             continue
         out.append(word)
     return tuple(out)

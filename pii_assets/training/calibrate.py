@@ -20,9 +20,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from pii_assets.training.metrics import Gold
-from pii_assets.training.model import merge_windows, tokens_to_spans
-from pii_assets.training.tokens import IGNORE
-from pii_assets.training.train import Windows, decode
+from pii_assets.training.train import Windows, decode, sample_spans
 
 FACTORS = (0.3, 0.5, 0.7, 1.4, 2.0)
 """The factors tried for each label besides 1 (no change)."""
@@ -48,12 +46,7 @@ def calibrate(windows: Windows, probabilities: Sequence[np.ndarray], gold: dict[
     gold_sets = {sid: set(g.spans) for sid, g in gold.items()}
 
     def counts(sid: str) -> tuple[int, int, int]:
-        parts = []
-        for w in by_sample[sid]:
-            keep = windows.labels[w] != IGNORE
-            tags, scores = predictions[w]
-            parts.append((windows.token_start[w][keep], windows.token_end[w][keep], tags[keep], scores[keep]))
-        predicted = {span for span, _ in tokens_to_spans(merge_windows(parts), id2label, gold[sid].text)}
+        predicted = {span for span, _ in sample_spans(windows, by_sample[sid], predictions, id2label, gold[sid].text)}
         hits = len(predicted & gold_sets[sid])
         return hits, len(predicted) - hits, len(gold_sets[sid]) - hits
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -396,8 +397,6 @@ def presidio_system() -> Predict:
 def evaluate_sets(eval_sets: Sequence[EvalSet], systems: dict[str, Predict], log: Callable[[str], None] = print,
                   **score_args) -> dict[str, dict[str, dict]]:
     """``{set name: {system: score_set(...)}}``: every system predicts every set once."""
-    import time
-
     results: dict[str, dict[str, dict]] = {}
     for eval_set in eval_sets:
         texts = [r.text for r in eval_set.records]

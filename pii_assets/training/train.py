@@ -7,7 +7,7 @@ import contextlib
 import copy
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -107,12 +107,22 @@ def predicted_spans(windows: Windows, predictions, id2label: dict[int, str], gol
                     ) -> dict[str, list[tuple[Span, float]]]:
     """Merge window predictions per sample and decode them into scored character spans (``gold``
     gives each sample's text, for the word boundaries)."""
-    per_sample: dict[str, list] = {}
-    for w, (pred, prob) in enumerate(predictions):
+    per_sample: dict[str, list[int]] = {}
+    for w in range(len(predictions)):
+        per_sample.setdefault(windows.sample_id[w], []).append(w)
+    return {sid: sample_spans(windows, ws, predictions, id2label, gold[sid].text) for sid, ws in per_sample.items()}
+
+
+def sample_spans(windows: Windows, window_ids: Iterable[int], predictions, id2label: dict[int, str], text: str
+                 ) -> list[tuple[Span, float]]:
+    """Scored character spans of one sample from the predictions (``predictions[w]``: tags, scores)
+    of its windows ``window_ids``, merged."""
+    parts = []
+    for w in window_ids:
+        pred, prob = predictions[w]
         keep = windows.labels[w] != IGNORE  # drops special tokens (same positions as the input)
-        per_sample.setdefault(windows.sample_id[w], []).append(
-            (windows.token_start[w][keep], windows.token_end[w][keep], pred[keep], prob[keep]))
-    return {sid: tokens_to_spans(merge_windows(ws), id2label, gold[sid].text) for sid, ws in per_sample.items()}
+        parts.append((windows.token_start[w][keep], windows.token_end[w][keep], pred[keep], prob[keep]))
+    return tokens_to_spans(merge_windows(parts), id2label, text)
 
 
 def window_examples(scorer: Scorer | PiiModel, windows: Windows, gold: dict[str, Gold], pad_id: int,
