@@ -1,8 +1,8 @@
 """The ``openai`` provider: samples from any OpenAI-compatible chat-completions endpoint.
 
 One request per sample, built from the label catalogue (label hints, the batch's sampling
-weights, language and country, a writing style and a complexity rotated per sample) with a
-``prompt_version``. The answer is forced into JSON by a strict ``json_schema`` response format
+weights, language and country, a genre and a complexity rotated per sample, two look-alikes of
+personal data to write but not list, and one hard name form) with a ``prompt_version``. The answer is forced into JSON by a strict ``json_schema`` response format
 (or vLLM's ``guided_json``) and carries values *without* offsets: grounding them is the
 reviewer's job (``review.review_sample``), so a value the model invented becomes a reject there.
 
@@ -32,10 +32,33 @@ from pii_assets.catalogue import DEFAULT, Catalogue
 from pii_assets.generator.locales import LOCALES
 from pii_assets.generator.offline import batch_seed
 
-PROMPT_VERSION = "openai-gen-1"
-STYLES = ("support ticket", "e-mail", "chat message", "form submission", "HR note", "medical intake note",
-          "bank letter", "delivery note", "CRM record")
+PROMPT_VERSION = "openai-gen-2"
+# The offline generator's eleven genres (generator/offline.py) and five it lacks.
+STYLES = ("e-mail", "chat message", "support ticket", "web form submission", "server log excerpt",
+          "clinical note", "HR record", "invoice", "CRM note", "news article",
+          "court judgment or contract excerpt", "bank letter", "delivery note", "encyclopedia paragraph",
+          "technical report", "forum post")
 COMPLEXITY = ("one short sentence", "two or three sentences", "a paragraph", "several paragraphs")
+# Look-alikes of personal data that are not personal data: models trained on text without them tag
+# every year, dose and capitalised noun (issue 23, docs/evaluation.md). Two per request, never listed.
+DISTRACTORS = {
+    "other_dates": "dates that are not birth dates: appointments, admissions, deadlines, events, publication years",
+    "years": "bare years and periods ('in 2019', 'since the 1990s', 'for three years')",
+    "measurements": "measurements, doses and lab values with their units (weights, blood pressure, temperatures, mg, ml)",
+    "codes": "product codes, model numbers, software versions, tumour staging or classification codes",
+    "capitalised_nouns": "capitalised common nouns: headings, department and product names, sentence-initial words",
+    "domain_prose": "ordinary vocabulary of the domain in full sentences, as a real writer of this genre would use it",
+    "amounts": "amounts of money, percentages, quantities and ordinal numbers",
+}
+# Ways personal values occur that keyword-led templates miss.
+NAME_FORMS = {
+    "bare_name": "a person named in running text with no title, role or keyword before the name",
+    "foreign_name": "a person whose name comes from another country than the text's",
+    "surname_alone": "a surname alone, referring back to a person named earlier",
+    "word_like_company": "a company name that looks like an ordinary word",
+    "case_variants": "names written all lower-case or all upper-case, as in chats and forms",
+}
+
 RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504}
 
 ANSWER_SCHEMA = {
@@ -129,8 +152,10 @@ def sample_requests(spec: BatchSpec, catalogue: Catalogue = DEFAULT) -> list[dic
             key=catalogue.names.index)
         out.append({"index": index, "language": language, "country": LOCALES[language].country,
                     "labels": labels, "style": STYLES[(index + rng.randrange(len(STYLES))) % len(STYLES)],
-                    "complexity": COMPLEXITY[index % len(COMPLEXITY)], "seed": rng.randrange(2**31),
-                    "kind": "generate"})
+                    "complexity": COMPLEXITY[index % len(COMPLEXITY)],
+                    "distractors": rng.sample(sorted(DISTRACTORS), 2),
+                    "name_form": rng.choice(sorted(NAME_FORMS)) if labels else None,
+                    "seed": rng.randrange(2**31), "kind": "generate"})
     return out
 
 
@@ -141,11 +166,18 @@ def messages(request: dict, catalogue: Catalogue = DEFAULT) -> list[dict]:
               "detectors, and list every personal value they contain. Reply with JSON only, following "
               "the schema: `text`, `language`, `entities` (each value exactly as written in the text, with "
               "its label), `coreferences` (mentions of the same person, as written: names, pronouns, "
-              "role references).")
+              "role references). Only the personal values of the requested labels are entities: a date "
+              "is DATEOFBIRTH only when it is someone's birth date; other dates, years, measurements, "
+              "codes, amounts and capitalised common words are not personal data and are never listed.")
     if request["labels"]:
         ask = f"Include values for these labels, in the formats usual in {request['country']}:\n{hints}"
+        if request.get("name_form"):
+            ask += f"\nAmong them, {NAME_FORMS[request['name_form']]}."
     else:
         ask = "Include no personal data at all (entities must be empty)."
+    distractors = "; ".join(DISTRACTORS[key] for key in request.get("distractors") or ())
+    if distractors:
+        ask += f"\nAlso write, as part of the text and not as entities: {distractors}."
     user = (f"Write a {request['style']} in language '{request['language']}' (country {request['country']}), "
             f"{request['complexity']} long. {ask}\n"
             f"SAMPLE_REQUEST: {json.dumps({k: request[k] for k in ('language', 'seed', 'labels', 'kind')})}")
@@ -179,7 +211,8 @@ def to_record(answer: Any, request: dict, spec: BatchSpec, model: str) -> dict:
         "coreferences": clusters,
         "meta": {"batch": spec.key, "provider": "openai", "model": model, "prompt_version": PROMPT_VERSION,
                  "index": request["index"], "style": request["style"], "complexity": request["complexity"],
-                 "requested_labels": request["labels"],
+                 "requested_labels": request["labels"], "distractors": request["distractors"],
+                 "name_form": request["name_form"],
                  "kind": "pii" if request["labels"] else "no_pii"},
     }
 

@@ -351,10 +351,10 @@ class TestServer:
             self.stats.count_fault("server_error")
             raise ApiError(500, "The server had an error while processing your request (injected fault).",
                            type="server_error", code="server_error")
-        completion = self.complete(_load_json(body), faults)
-        if "slow" in faults:
+        if "slow" in faults:  # counted before the answer is built, which can take longer than a client waits
             self.stats.count_fault("slow")
             time.sleep(self.faults.slow_seconds)
+        completion = self.complete(_load_json(body), faults)
         self.stats.add("chat_completions")
         return _json(completion, headers={"x-request-id": _new_id("req_")})
 

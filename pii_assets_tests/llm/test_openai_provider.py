@@ -6,7 +6,9 @@ import dagster as dg
 import pytest
 
 from pii_assets.batches import BatchSpec, declare_batch
-from pii_assets.llm.openai_provider import PROMPT_VERSION, LLMConfig, generate, sample_requests
+from pii_assets.llm.openai_provider import (
+    DISTRACTORS, NAME_FORMS, PROMPT_VERSION, LLMConfig, generate, messages, sample_requests,
+)
 from pii_assets.llm.testserver import Faults, serve
 from pii_assets.review import Reject, review_sample
 
@@ -15,7 +17,8 @@ KEY = "sk-test-secret-7f3a9c"
 
 def config(server, **kw):
     return LLMConfig(base_url=server.base_url, model="test-model", **{
-        "max_concurrency": 16, "timeout": 5.0, "backoff_base": 0.01, "backoff_cap": 0.2, **kw})
+        "max_concurrency": 16, "timeout": 30.0,  # the server builds its generator (~5 s) on first use
+        "backoff_base": 0.01, "backoff_cap": 0.2, **kw})
 
 
 def reviewed(records):
@@ -51,6 +54,16 @@ def test_requests_follow_the_spec_and_rotate_styles():
     assert {r["language"] for r in requests} == {"fr", "nl"} and {r["country"] for r in requests} == {"FR", "NL"}
     assert not any("PASSWORD" in r["labels"] for r in requests)
     assert len({r["style"] for r in requests}) >= 5 and len({r["complexity"] for r in requests}) == 4
+    # every request asks for two look-alikes of personal data that must not be listed
+    assert {d for r in requests for d in r["distractors"]} == set(DISTRACTORS)
+    assert all(len(set(r["distractors"])) == 2 for r in requests)
+    assert {r["name_form"] for r in requests if r["labels"]} == set(NAME_FORMS)
+    assert all(r["name_form"] is None for r in requests if not r["labels"])
+    request = next(r for r in requests if r["labels"])
+    user = messages(request)[1]["content"]
+    assert NAME_FORMS[request["name_form"]] in user
+    assert all(DISTRACTORS[d] in user for d in request["distractors"])
+    assert "DATEOFBIRTH only when it is someone's birth date" in messages(request)[0]["content"]
 
 
 def test_300_samples_with_transient_faults_and_malformed_outputs_all_accounted_for():
