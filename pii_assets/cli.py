@@ -16,13 +16,14 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from pii_assets.batches import BatchSpec, BatchSpecError, declare_batch, load_spec
+from pii_assets.batches import PROVIDERS, BatchSpec, BatchSpecError, declare_batch, load_spec
 from pii_assets.catalogue import DEFAULT
 from pii_assets.reporting import external_results, markdown_table, prf_table
 from pii_assets.samples import SampleError, dumps
 from pii_assets.signing import SigningError
 from pii_assets.sft.check import MIN_PER_CATEGORY
-from pii_assets.storage import LocalStorage, atomic_writer, read_jsonl
+from pii_assets.storage import LocalStorage, read_jsonl
+from pii_assets.terminal import STDIO, emit, is_stdout, jsonl_input, output_stream, progress
 from pii_assets.training.config import MACRO_F1_FLOOR, PRECISIONS, TrainConfig
 from pii_assets.training.release import SPLITS, ReleaseError, validate_release_key
 
@@ -232,11 +233,10 @@ def summary(args: argparse.Namespace) -> None:
             labels.update(span["label"] for span in sample["privacy_mask"])
         n_rej = sum(1 for _ in read_jsonl(rejected)) if rejected.is_file() else 0
         rows.append((key, n, n_rej, f"{entities / max(n, 1):.2f}", str(reviewed)))
-    print(markdown_table(rows, ("batch", "reviewed", "rejected", "entities/sample", "file")))
-    print()
-    print(markdown_table(sorted(languages.items()), ("language", "samples")))
-    print()
-    print(markdown_table(((name, labels.get(name, 0)) for name in DEFAULT.names), ("label", "spans")))
+    emit("\n\n".join((markdown_table(rows, ("batch", "reviewed", "rejected", "entities/sample", "file")),
+                       markdown_table(sorted(languages.items()), ("language", "samples")),
+                       markdown_table(((name, labels.get(name, 0)) for name in DEFAULT.names), ("label", "spans")))),
+         args.markdown)
 
 
 def llm_batches(args: argparse.Namespace) -> None:
@@ -258,13 +258,14 @@ def llm_batches(args: argparse.Namespace) -> None:
         cancelled = cancel(client, state)
         print(f"cancelled {', '.join(cancelled)}" if cancelled else "nothing to cancel: no remote batch is running")
     rows = status(client, state)
-    print(markdown_table([(r["stage"], r["batch_id"], r["status"], json.dumps(r["request_counts"]))
-                          for r in rows], ("stage", "remote batch", "status", "requests")))
+    emit(markdown_table([(r["stage"], r["batch_id"], r["status"], json.dumps(r["request_counts"]))
+                         for r in rows], ("stage", "remote batch", "status", "requests")), args.markdown)
 
 
 def demo(args: argparse.Namespace) -> None:
-    for key in DEMO_BATCHES:
-        args.key, args.size, args.seed = key, args.size, DEMO_BATCHES.index(key)
+    base_seed = args.seed
+    for index, key in enumerate(DEMO_BATCHES):  # demo-a gets --seed, demo-b the next one
+        args.key, args.seed = key, base_seed + index
         declare(args)
     args.keys = list(DEMO_BATCHES)
     materialize(args, wait=True)  # `make ui`'s sensor may start them first
@@ -307,11 +308,11 @@ def release_build(args: argparse.Namespace) -> None:
     )
     evaluation = Path(args.data_dir) / "releases" / key / "evaluation.json"
     if evaluation.is_file():
-        print(metric_tables(json.loads(evaluation.read_text(encoding="utf-8")), "test metric"))
+        emit(metric_tables(json.loads(evaluation.read_text(encoding="utf-8")), "test metric"), args.markdown)
     directory = Path(args.data_dir) / "releases" / key
     if (directory / "comparison.json").is_file():
         print()
-        print(comparison_table(json.loads((directory / "comparison.json").read_text(encoding="utf-8"))))
+        emit(comparison_table(json.loads((directory / "comparison.json").read_text(encoding="utf-8"))), args.markdown)
     if (directory / "external_evaluation.json").is_file():
         external = json.loads((directory / "external_evaluation.json").read_text(encoding="utf-8"))
         print()
@@ -319,12 +320,12 @@ def release_build(args: argparse.Namespace) -> None:
             from pii_assets.training.external import report_markdown
 
             print(f"external evaluation ({', '.join(external['results'])}; {directory / 'external_evaluation.md'}):\n")
-            print(report_markdown(external_results(external)).rstrip("\n"))
+            emit(report_markdown(external_results(external)).rstrip("\n"), args.markdown)
         else:
             print(f"external evaluation: {external.get('note')}")
     if (directory / "parity.json").is_file():
         print()
-        print(deployment_table(json.loads((directory / "parity.json").read_text(encoding="utf-8"))))
+        emit(deployment_table(json.loads((directory / "parity.json").read_text(encoding="utf-8"))), args.markdown)
     if (directory / "signature.json").is_file() and result.success:
         print()
         for entry in ("quantized_model", "trained_model"):
@@ -332,7 +333,7 @@ def release_build(args: argparse.Namespace) -> None:
                                       public_key=str(directory / "signing_key.pub"), entry=entry))
     if (directory / "hf_dataset" / "stats.json").is_file():
         print()
-        print(publication_summary(directory))
+        emit(publication_summary(directory), args.markdown)
     print(f"release {key}: run {result.run_id} {'succeeded' if result.success else 'FAILED'}")
     if not result.success:
         raise SystemExit(f"error: release {key} failed; see the run in the UI\n"
@@ -417,44 +418,60 @@ PREDICT_CHUNK = 64
 (512 was not measurably faster on 1,000 demo texts and held 0.2 GB more)."""
 
 
-def _prediction_inputs(args: argparse.Namespace, models: list[str], input_file: bool = True) -> float:
-    """Checks ``models`` are model directories and ``--input`` a file (before anything loads);
-    returns the threshold of ``--threshold`` / ``--sensitivity``."""
+def _prediction_inputs(args: argparse.Namespace, models: list[str], source: str | None = None) -> float:
+    """Checks ``models`` are model directories and ``source`` (unless none or ``-``) a file, before
+    anything loads; returns the threshold of ``--threshold`` / ``--sensitivity``."""
     from pii_assets.training.predict import SENSITIVITY
 
     for model in models:
         if not (Path(model) / "config.json").is_file():
             raise SystemExit(f"error: {model} is not a model directory (no config.json)")
-    if input_file and not Path(args.input).is_file():
-        raise SystemExit(f"error: {args.input}: no such file")
+    if source not in (None, STDIO) and not Path(source).is_file():
+        raise SystemExit(f"error: {source}: no such file")
     return args.threshold if args.threshold is not None else SENSITIVITY[args.sensitivity]
 
 
 def predict(args: argparse.Namespace) -> None:
+    """Tag PII in one ``--text`` (a readable table) or in a stream of texts (JSONL, or ``--lines``)."""
     from pii_assets.training.predict import Predictor
 
-    threshold = _prediction_inputs(args, [args.model])
-    model_dir = Path(args.model)
+    source = args.source or args.input
+    if args.source and args.input:
+        raise SystemExit("error: predict: give the input once (INPUT or --input)")
+    if (args.text is None) == (source is None):
+        raise SystemExit("error: predict needs INPUT (a JSONL file, or - for standard input) or --text TEXT")
+    threshold = _prediction_inputs(args, [args.model], source)
+    if args.text is not None:
+        spans = Predictor(Path(args.model)).predict([args.text], threshold)[0]
+        emit(markdown_table([(s["value"], s["label"], f"{s['score']:.3f}", s["start"], s["end"]) for s in spans],
+                            ("value", "label", "score", "start", "end")) if spans else "no PII found", args.markdown)
+        return
 
     def records():
-        for lineno, record in read_jsonl(args.input):
+        if args.lines:
+            stream = sys.stdin if source == STDIO else open(source, encoding="utf-8")
+            with stream:
+                yield from ({"text": line.rstrip("\r\n")} for line in stream)
+            return
+        for lineno, record in jsonl_input(source):
             if not isinstance(record, dict) or not isinstance(record.get("text"), str):
-                raise SystemExit(f"error: {args.input}:{lineno}: expected an object with a string 'text'")
+                name = "<stdin>" if source == STDIO else source
+                raise SystemExit(f"error: {name}:{lineno}: expected an object with a string 'text'")
             yield record
 
-    # A first pass checks every line before the model loads, so a bad line fails in seconds, not
-    # after hours of predictions; the second streams the file through the model chunk by chunk.
-    total = sum(1 for _ in records())
-    predictor = Predictor(model_dir)
+    # A file gets a first pass that checks every line before the model loads, so a bad line fails in
+    # seconds, not after hours of predictions; standard input is checked as it streams.
+    total = None if source == STDIO else sum(1 for _ in records())
+    predictor = Predictor(Path(args.model))
     done, stream = 0, records()
-    with atomic_writer(args.output) as out:
+    with output_stream(args.output) as out, progress(total, "texts") as bar:
         while chunk := list(itertools.islice(stream, PREDICT_CHUNK)):
             for record, spans in zip(chunk, predictor.predict([r["text"] for r in chunk], threshold)):
                 out.write(dumps({**record, "privacy_mask": spans}) + "\n")
             done += len(chunk)
-            if total > PREDICT_CHUNK:
-                print(f"{done}/{total} texts", file=sys.stderr)
-    print(f"{total} texts -> {args.output} (threshold {threshold})")
+            bar.update(len(chunk))
+    print(f"{done} texts -> {'standard output' if is_stdout(args.output) else args.output} (threshold {threshold})",
+          file=sys.stderr if is_stdout(args.output) else sys.stdout)
 
 
 def evaluate_models(args: argparse.Namespace) -> None:
@@ -480,13 +497,15 @@ def evaluate_models(args: argparse.Namespace) -> None:
     if len(systems) != len(args.model) + args.presidio or len(systems) > 2:
         raise SystemExit("error: evaluate scores one system or compares two: one or two different --model "
                          "directories, or one --model and --presidio")
-    threshold = _prediction_inputs(args, args.model)
-    labeled = [labeled_text(record, f"{args.input}:{lineno}") for lineno, record in read_jsonl(args.input)]
+    threshold = _prediction_inputs(args, args.model, args.input)
+    name = "<stdin>" if args.input == STDIO else args.input
+    labeled = [labeled_text(record, f"{name}:{lineno}") for lineno, record in jsonl_input(args.input)]
     if not labeled:
         raise SystemExit(f"error: {args.input}: no labeled texts")
     texts = [text for _, text, _ in labeled]
+    out = sys.stderr if args.output == STDIO else sys.stdout  # the tables; the JSON report may be on stdout
     print(f"{len(texts)} texts, {sum(len(spans) for *_, spans in labeled)} labeled spans ({args.input}), "
-          f"threshold {threshold}")
+          f"threshold {threshold}", file=out)
     examples, document = {}, {"input": str(args.input), "texts": len(texts), "threshold": threshold, "models": {}}
     for system in systems:
         if system == PRESIDIO:
@@ -498,27 +517,24 @@ def evaluate_models(args: argparse.Namespace) -> None:
                 raise SystemExit(f"error: --presidio: {exc}") from None
         else:
             spans = [[(p["start"], p["end"], p["label"]) for p in found]
-                     for found in Predictor(Path(system)).predict(texts, threshold)]
+                     for found in _predict_all(Predictor(Path(system)), texts, threshold)]
         examples[system] = [(language, gold, found) for (language, _, gold), found in zip(labeled, spans)]
         document["models"][system] = report_json(evaluate(examples[system]), confidence_intervals(examples[system]))
-        print(f"\n{system}\n")
-        print(metric_tables(document["models"][system], "metric", per_language=True))
+        emit(f"\n{system}\n\n" + metric_tables(document["models"][system], "metric", per_language=True),
+             args.markdown, out)
     if len(systems) == 2:
         differences = paired_differences(*examples.values())
         document["first_minus_second"] = {"first": systems[0], "second": systems[1],
                                           **differences_json(differences, len(texts))}
         first, second = (document["models"][m]["summary"] for m in systems)
-        print("\n" + markdown_table(
+        emit("\n" + markdown_table(
             [(k, first[k], second[k], f"{d.point:+.4f} ({d.low:+.4f} to {d.high:+.4f})") for k, d in differences.items()],
-            ("metric", "first", "second", "first - second (95% interval, paired bootstrap)")))
+            ("metric", "first", "second", "first - second (95% interval, paired bootstrap)")), args.markdown, out)
         if args.presidio:
             print("\nPresidio runs its English recognizers on every text; its types outside the catalogue count "
-                  "as errors at entity level, so char F2 is the fair comparison.")
+                  "as errors at entity level, so char F2 is the fair comparison.", file=out)
     if args.output:
-        from pii_assets.storage import write_json
-
-        write_json(args.output, document)
-        print(f"\nreport -> {args.output}")
+        _write_report(args.output, document, out)
 
 
 def evaluate_eval_dir(args: argparse.Namespace) -> None:
@@ -530,15 +546,16 @@ def evaluate_eval_dir(args: argparse.Namespace) -> None:
     models = list(dict.fromkeys(args.model))
     if len(models) != len(args.model):
         raise SystemExit("error: evaluate: the same --model directory is given twice")
-    threshold = _prediction_inputs(args, models, input_file=False)
+    threshold = _prediction_inputs(args, models)
     try:  # before any model loads; a bad record or .types.json is a SampleError naming it (main prints it)
         eval_sets = read_eval_dir(args.eval_dir)
     except OSError as exc:  # an unreadable file
         raise SystemExit(f"error: {args.eval_dir}: {type(exc).__name__}: {exc}") from None
     if not eval_sets:
         raise SystemExit(f"error: {args.eval_dir}: no *.jsonl sets in the directory")
+    out = sys.stderr if args.output == STDIO else sys.stdout
     print(f"{len(eval_sets)} sets ({', '.join(s.name for s in eval_sets)}), "
-          f"{sum(len(s.records) for s in eval_sets)} texts ({args.eval_dir}), threshold {threshold}\n")
+          f"{sum(len(s.records) for s in eval_sets)} texts ({args.eval_dir}), threshold {threshold}\n", file=out)
     # tables name a model by its last two path parts (r1/trained_model) unless two models share them
     short = ["/".join(Path(model).resolve().parts[-2:]) for model in models]
     names = dict(zip(short if len(set(short)) == len(short) else models, models))
@@ -549,16 +566,32 @@ def evaluate_eval_dir(args: argparse.Namespace) -> None:
         except PresidioUnavailable as exc:
             raise SystemExit(f"error: --presidio: {exc}") from None
     results = evaluate_sets(eval_sets, systems, log=lambda line: print(line, file=sys.stderr))
-    print(report_markdown(results))
+    emit(report_markdown(results), args.markdown, out)
     if args.output:
-        from pii_assets.storage import write_json
-
-        write_json(args.output, {"eval_dir": str(args.eval_dir), "threshold": threshold, "systems": list(systems),
+        _write_report(args.output, {"eval_dir": str(args.eval_dir), "threshold": threshold, "systems": list(systems),
                                  "models": {name: str(Path(model).resolve()) for name, model in names.items()},
                                  "sets": {s.name: {"style": s.style, "texts": len(s.records), "file": s.path}
                                           for s in eval_sets},
-                                 "results": results})
-        print(f"report -> {args.output}")
+                                 "results": results}, out)
+
+
+def _predict_all(predictor, texts: list[str], threshold: float) -> list[list[dict]]:
+    """``predictor.predict`` chunk by chunk, with a progress bar on a terminal."""
+    found: list[list[dict]] = []
+    with progress(len(texts), "texts") as bar:
+        for i in range(0, len(texts), PREDICT_CHUNK):
+            found.extend(predictor.predict(texts[i:i + PREDICT_CHUNK], threshold))
+            bar.update(len(texts[i:i + PREDICT_CHUNK]))
+    return found
+
+
+def _write_report(path: str, document: dict, out) -> None:
+    """``--output``: the JSON report to a file (atomically) or to standard output (``-``)."""
+    with output_stream(path) as fh:
+        json.dump(document, fh, ensure_ascii=False, indent=2, sort_keys=True)
+        fh.write("\n")
+    if not is_stdout(path):
+        print(f"\nreport -> {path}", file=out)
 
 
 def keygen(args: argparse.Namespace) -> None:
@@ -600,48 +633,75 @@ def _add_sensitivity(parser: argparse.ArgumentParser) -> None:
                         help="presets: high=0.1, medium=0.25, low=0.5")
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """Shows every option's default (unless none, off, or already in its help)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if (action.option_strings and "%(default)" not in text and "default" not in text
+                and action.default not in (None, False, [], argparse.SUPPRESS)):
+            text += " (default: %(default)s)"
+        return text
+
+
+class _Parser(argparse.ArgumentParser):
+    """Every (sub)command's parser gets the formatter that shows defaults."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="pii-assets", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="pii-assets", description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default=os.environ.get("PII_ASSETS_DATA_DIR", "data"),
                         help="artifact store (default: $PII_ASSETS_DATA_DIR or ./data)")
+    parser.add_argument("--markdown", action="store_true",
+                        help="print tables as markdown on a terminal too (piped output is always markdown)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     batch = sub.add_parser("batch", help="declare, materialize and list batches")
     bsub = batch.add_subparsers(dest="batch_command", required=True)
     d = bsub.add_parser("declare", help="declare a batch with its spec and register its partition")
-    d.add_argument("key")
+    d.add_argument("key", help="batch key: the partition and directory name (letters, digits, _ - .)")
     _spec_options(d)
     d.set_defaults(func=declare)
     m = bsub.add_parser("materialize", help="generate and review declared batches")
-    m.add_argument("keys", nargs="+")
-    m.add_argument("--log-level", default="INFO", help="console log level of the runs (DEBUG shows every event)")
+    m.add_argument("keys", nargs="+", metavar="KEY", help="declared batch keys")
+    m.add_argument("--log-level", default="INFO", help=LOG_LEVEL_HELP)
     _add_force(m)
     m.set_defaults(func=materialize)
     lb = bsub.add_parser("llm-batches", help="status of a batch-provider batch's remote batches (--cancel to stop)")
-    lb.add_argument("key")
+    lb.add_argument("key", help="a batch declared with --provider batch")
     lb.add_argument("--cancel", action="store_true", help="cancel the remote batches that are still running")
     lb.set_defaults(func=llm_batches)
     s = bsub.add_parser("summary", help="counts per batch, language and label")
-    s.add_argument("keys", nargs="*")
+    s.add_argument("keys", nargs="*", metavar="KEY", help="batch keys (default: every declared batch)")
     s.set_defaults(func=summary)
 
     release = sub.add_parser("release", help="create and build releases (manifest, trained model)")
     rsub = release.add_subparsers(dest="release_command", required=True)
     rc = rsub.add_parser("create", help="register a release partition")
-    rc.add_argument("release")
+    rc.add_argument("release", help="release key, e.g. r2")
     rc.set_defaults(func=release_create)
     rb = rsub.add_parser("build", help="materialize release_job for a release on all eligible batches")
-    rb.add_argument("release")
+    rb.add_argument("release", help="release key, e.g. r2 (created if new)")
     _training_options(rb)
-    rb.add_argument("--log-level", default="INFO")
+    rb.add_argument("--log-level", default="INFO", help=LOG_LEVEL_HELP)
     _add_force(rb)
     rb.set_defaults(func=release_build)
 
-    pr = sub.add_parser("predict", help="tag PII spans in {'text': ...} JSONL lines with a model directory")
+    pr = sub.add_parser("predict", help="tag PII spans in {'text': ...} JSONL lines (or one --text) with a model "
+                                        "directory")
     pr.add_argument("--model", required=True, help="a model directory: releases/<r>/trained_model (torch) or "
                                                    "releases/<r>/quantized_model (onnxruntime)")
-    pr.add_argument("--input", required=True)
-    pr.add_argument("--output", required=True)
+    pr.add_argument("source", nargs="?", metavar="INPUT",
+                    help="JSONL file of {'text': ...} objects, or - for standard input")
+    pr.add_argument("--input", help="same as INPUT")
+    pr.add_argument("--text", help="tag this one text and print its spans as a table (value, label, score, offsets)")
+    pr.add_argument("--lines", action="store_true", help="each input line is one plain text, not a JSON object")
+    pr.add_argument("--output", help="JSONL file to write, each input object with its privacy_mask (default: "
+                                     "standard output; a regular file is replaced atomically)")
     _add_sensitivity(pr)
     pr.set_defaults(func=predict)
 
@@ -668,7 +728,7 @@ def build_parser() -> argparse.ArgumentParser:
     _training_options(dm)
     dm.add_argument("--release", default="r1", help="release to build after the batches")
     dm.add_argument("--skip-release", action="store_true", help="stop after the batches")
-    dm.add_argument("--log-level", default="INFO")
+    dm.add_argument("--log-level", default="INFO", help=LOG_LEVEL_HELP)
     dm.add_argument("--force", action="store_true",
                     help="run even if an unfinished run of a demo batch or of the release is in the instance "
                          "(started by `make ui`'s sensor, or whose process is gone); without it the demo waits "
@@ -679,9 +739,9 @@ def build_parser() -> argparse.ArgumentParser:
     kg.set_defaults(func=keygen)
     vf = sub.add_parser("verify", help="check a model directory against its signature; exit 0 only if "
                                        "every file matches")
-    vf.add_argument("directory")
-    vf.add_argument("--signature", required=True)
-    vf.add_argument("--public-key", required=True)
+    vf.add_argument("directory", help="a signed model directory (trained_model or quantized_model)")
+    vf.add_argument("--signature", required=True, help="the release's signature.json")
+    vf.add_argument("--public-key", required=True, help="the signer's public key (PEM), e.g. signing_key.pub")
     vf.add_argument("--entry", help="which signed directory this is (default: its name, e.g. quantized_model)")
     vf.add_argument("--hub", action="store_true",
                     help="DIR is a download of a published Hub repo: ignore the model card, .gitattributes, the "
@@ -693,6 +753,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+LOG_LEVEL_HELP = "console log level of the runs (DEBUG shows every event)"
+
+
 def _add_force(p: argparse.ArgumentParser) -> None:
     p.add_argument("--force", action="store_true",
                    help="run even if an unfinished run of the same batch or release is in the instance (use it "
@@ -700,10 +763,12 @@ def _add_force(p: argparse.ArgumentParser) -> None:
 
 
 def _training_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--epochs", type=int, default=TrainConfig.epochs)
-    p.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
-    p.add_argument("--learning-rate", type=float, default=TrainConfig.learning_rate)
-    p.add_argument("--head-learning-rate", type=float, default=TrainConfig.head_learning_rate)
+    p.add_argument("--epochs", type=int, default=TrainConfig.epochs, help="passes over the training windows")
+    p.add_argument("--batch-size", type=int, default=TrainConfig.batch_size, help="windows per optimizer step")
+    p.add_argument("--learning-rate", type=float, default=TrainConfig.learning_rate,
+                   help="peak learning rate of the encoder (linear warm-up, then linear decay)")
+    p.add_argument("--head-learning-rate", type=float, default=TrainConfig.head_learning_rate,
+                   help="peak learning rate of the new classification heads")
     p.add_argument("--coref-weight", type=float, default=TrainConfig.coref_weight,
                    help="weight of the coreference head's loss next to the PII head's (0: the head is not "
                         "trained; default %(default)s)")
@@ -715,22 +780,30 @@ def _training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--precision", choices=PRECISIONS, default=TrainConfig.precision,
                    help="auto: bf16 autocast on a GPU or a CPU with native bf16 (AMX or AVX512-BF16), "
                         "fp32 elsewhere")
-    p.add_argument("--macro-f1-floor", type=float, default=MACRO_F1_FLOOR)
-    p.add_argument("--max-train-samples", type=int, default=0, help="0: all")
+    p.add_argument("--macro-f1-floor", type=float, default=MACRO_F1_FLOOR,
+                   help="the macro_f1_floor check fails (and blocks the release) below this test macro F1")
+    p.add_argument("--max-train-samples", type=int, default=0,
+                   help="train on the first N training samples only, by sample id (0: all)")
     p.add_argument("--sft-min-per-category", type=int, default=MIN_PER_CATEGORY,
                    help="sft_valid check: train examples every category needs (lower it for tiny releases)")
 
 
 def _spec_options(p: argparse.ArgumentParser) -> None:
     defaults = BatchSpec(key="x")
-    p.add_argument("--provider", default=defaults.provider)
-    p.add_argument("--size", type=int, default=defaults.size)
-    p.add_argument("--seed", type=int, default=defaults.seed)
-    p.add_argument("--languages", default=",".join(defaults.languages))
+    p.add_argument("--provider", default=defaults.provider, choices=PROVIDERS,
+                   help="where samples come from: the embedded offline generator, an OpenAI-compatible endpoint "
+                        "(openai), its batch API (batch), or a labeled dataset (hf)")
+    p.add_argument("--size", type=int, default=defaults.size, help="samples per batch")
+    p.add_argument("--seed", type=int, default=defaults.seed,
+                   help="generation seed: the same spec and seed give the same samples, byte for byte")
+    p.add_argument("--languages", default=",".join(defaults.languages),
+                   help="comma-separated languages, rotated over the samples")
     p.add_argument("--label-weight", action="append", metavar="LABEL=WEIGHT",
                    help="override a label's sampling weight (0 disables it); repeatable")
-    p.add_argument("--no-pii-ratio", type=float, default=defaults.no_pii_ratio)
-    p.add_argument("--long-document-ratio", type=float, default=defaults.long_document_ratio)
+    p.add_argument("--no-pii-ratio", type=float, default=defaults.no_pii_ratio,
+                   help="share of texts with no personal data at all")
+    p.add_argument("--long-document-ratio", type=float, default=defaults.long_document_ratio,
+                   help="share of long, mostly-prose documents (several windows of the model)")
     p.add_argument("--short-ratio", type=float, default=defaults.short_ratio,
                    help="offline provider: share of one- or two-line texts")
     p.add_argument("--source", help="provider hf: a local dataset (directory or file) or a Hub dataset repo id")
@@ -744,8 +817,12 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
+        sys.stdout.flush()
     except (BatchSpecError, SampleError, ReleaseError, SigningError) as exc:
         raise SystemExit(f"error: {exc}") from None
+    except BrokenPipeError:  # `pii-assets ... | head`: the reader is gone, which is not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ def _current_umask() -> int:
 
 
 _FILE_MODE = 0o666 & ~_current_umask()  # what open() would give; mkstemp alone gives 0600
+_DIR_MODE = 0o777 & ~_current_umask()  # what mkdir() would give; mkdtemp alone gives 0700
 
 
 @contextmanager
@@ -70,7 +71,11 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"))
     try:
         yield tmp
-        os.chmod(tmp, 0o777 & ~_current_umask())
+        # Libraries write some files 0600 (safetensors does): a serving container running as another
+        # user must read every file, so the whole tree gets the modes open() and mkdir() would give.
+        for sub in tmp.rglob("*"):
+            os.chmod(sub, _DIR_MODE if sub.is_dir() else _FILE_MODE)
+        os.chmod(tmp, _DIR_MODE)
         old = target.with_name(f".{target.name}.old")
         if target.exists():
             shutil.rmtree(old, ignore_errors=True)
@@ -102,18 +107,23 @@ def write_jsonl(path: str | os.PathLike, records: Iterable[Any]) -> int:
 
 def read_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, Any]]:
     """Stream ``(line_number, object)`` pairs; a malformed line raises SampleError naming it."""
-    with open(path, "rb") as fh:  # bytes, so a line that is not UTF-8 is named like a malformed one
-        for lineno, raw in enumerate(fh, 1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise SampleError(f"{os.fspath(path)}:{lineno}", f"not UTF-8 (byte {exc.start + 1} of the line)") from None
-            if not line.strip():
-                continue
-            try:
-                yield lineno, json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise SampleError(f"{os.fspath(path)}:{lineno}", f"malformed JSON ({exc.msg})") from None
+    with open(path, "rb") as fh:
+        yield from iter_jsonl(fh, os.fspath(path))
+
+
+def iter_jsonl(fh: IO[bytes], name: str) -> Iterator[tuple[int, Any]]:
+    """``read_jsonl`` over an open binary stream (standard input), errors named ``name:line``."""
+    for lineno, raw in enumerate(fh, 1):  # bytes, so a line that is not UTF-8 is named like a malformed one
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise SampleError(f"{name}:{lineno}", f"not UTF-8 (byte {exc.start + 1} of the line)") from None
+        if not line.strip():
+            continue
+        try:
+            yield lineno, json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise SampleError(f"{name}:{lineno}", f"malformed JSON ({exc.msg})") from None
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:

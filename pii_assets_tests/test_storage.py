@@ -1,7 +1,7 @@
 import pytest
 
 from pii_assets.samples import SampleError
-from pii_assets.storage import LocalStorage, atomic_writer, read_jsonl, write_jsonl
+from pii_assets.storage import LocalStorage, atomic_directory, atomic_writer, read_jsonl, write_jsonl
 
 
 def test_atomic_writer_leaves_nothing_on_failure(tmp_path):
@@ -55,3 +55,20 @@ def test_atomic_files_get_normal_permissions(tmp_path):
     mask = os.umask(0)
     os.umask(mask)
     assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask
+
+
+def test_atomic_directories_are_readable_by_others_whatever_the_writer_used(tmp_path):
+    """safetensors writes model.safetensors 0600; a serving container running as another user must read it."""
+    import os
+    import stat
+
+    target = tmp_path / "model"
+    with atomic_directory(target) as tmp:
+        os.close(os.open(tmp / "model.safetensors", os.O_CREAT | os.O_WRONLY, 0o600))
+        (tmp / "sub").mkdir(mode=0o700)
+        (tmp / "sub" / "x.json").write_text("{}")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE((target / "model.safetensors").stat().st_mode) == 0o666 & ~mask
+    assert stat.S_IMODE((target / "sub").stat().st_mode) == 0o777 & ~mask
+    assert stat.S_IMODE(target.stat().st_mode) == 0o777 & ~mask

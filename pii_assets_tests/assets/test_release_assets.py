@@ -114,6 +114,35 @@ def test_predict_on_the_trained_model_any_length(built, tmp_path):
     assert not (tmp_path / "never.jsonl").exists()
 
 
+def test_predict_pipes_text_through_the_model(built):
+    """`predict -` reads JSONL (or plain lines) on standard input and writes JSONL to standard output;
+    `--text` prints one text's spans as a table."""
+    import subprocess
+    import sys
+
+    directory = str(built[0].root / "releases/r1/trained_model")
+    cmd = [str(Path(sys.executable).parent / "pii-assets"), "predict", "--model", directory, "--threshold", "1e-6"]
+
+    def run(args, stdin=""):
+        proc = subprocess.run(cmd + args, input=stdin, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        return proc
+
+    proc = run(["-"], '{"text": "Anna Schmidt, anna@web.de", "id": 7}\n\n{"text": "Call Bob"}\n')
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [line.get("id") for line in lines] == [7, None] and all(line["privacy_mask"] for line in lines)
+    assert lines[0]["privacy_mask"][0]["value"] == "Anna Schmidt, anna@web.de"[
+        lines[0]["privacy_mask"][0]["start"]:lines[0]["privacy_mask"][0]["end"]]
+    assert "2 texts -> standard output" in proc.stderr
+    plain = run(["--lines", "-"], "Anna Schmidt\nno json here {\n").stdout.splitlines()
+    assert [json.loads(line)["text"] for line in plain] == ["Anna Schmidt", "no json here {"]
+    table = run(["--text", "Anna Schmidt"]).stdout  # piped: markdown
+    assert table.startswith("| value | label | score | start | end |") and "| Anna" in table
+    bad = subprocess.run(cmd + ["-"], input='{"text": "ok"}\n{"txt": 1}\n', capture_output=True, text=True,
+                         timeout=300)
+    assert bad.returncode != 0 and "<stdin>:2: expected an object with a string 'text'" in bad.stderr
+
+
 @pytest.mark.parametrize("args,message", [
     (["--threshold", "1.5"], "argument --threshold: must be between 0 and 1 (exclusive), got 1.5"),
     (["--threshold", "high"], "argument --threshold: not a number: 'high'"),
@@ -192,21 +221,22 @@ def test_evaluate_cli_names_the_bad_line_and_span(built, tmp_path, line, message
 
 
 def test_predict_cli_streams_the_input_in_chunks(built, tmp_path, monkeypatch, capsys):
-    import argparse
-
     from pii_assets import cli
+    from pii_assets.training.predict import Predictor
 
     monkeypatch.setattr(cli, "PREDICT_CHUNK", 2)
+    chunks = []
+    predict = Predictor.predict
+    monkeypatch.setattr(Predictor, "predict", lambda self, texts, *a: chunks.append(len(texts)) or predict(self, texts, *a))
     texts = ["Anna Schmidt", "", "mail anna@web.de", "Call +49 30 901820", "nothing here"]
     source = tmp_path / "in.jsonl"
     source.write_text("".join(json.dumps({"n": i, "text": t}) + "\n" for i, t in enumerate(texts)))
     out = tmp_path / "out.jsonl"
-    cli.predict(argparse.Namespace(model=str(built[0].root / "releases/r1/trained_model"), input=str(source),
-                                   output=str(out), threshold=None, sensitivity="low"))
+    cli.main(["predict", "--model", str(built[0].root / "releases/r1/trained_model"), str(source), "--output", str(out)])
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert [(r["n"], r["text"]) for r in lines] == list(enumerate(texts))  # every record, in order
     assert all("privacy_mask" in r for r in lines) and lines[1]["privacy_mask"] == []
-    assert capsys.readouterr().err.splitlines() == ["2/5 texts", "4/5 texts", "5/5 texts"]
+    assert chunks == [2, 2, 1] and f"5 texts -> {out}" in capsys.readouterr().out
 
 
 def _test_samples(storage):
