@@ -74,55 +74,57 @@ def samples_markdown(samples: Iterable[Mapping[str, Any]]) -> str:
     return "\n\n".join(parts)
 
 
-def image_markdown(png: bytes, alt: str = "plot") -> str:
+INLINE_MARKDOWN_LIMIT = 1000
+"""Dagster's UI renders a markdown metadata value in place on the asset page when it is shorter
+than this; a longer one sits behind a "[Show Markdown]" link (measured on dagster-webserver 1.13)."""
+
+
+def _svg_markdown(svg: str, alt: str) -> str:
     import base64
 
-    return f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode()})"
+    return f"![{alt}](data:image/svg+xml;base64,{base64.b64encode(svg.encode()).decode()})"
 
 
-def _png(fig) -> bytes:
-    import io
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
-    return buf.getvalue()
+def _thinned(points: list, keep: int) -> list:
+    """At most ``keep`` of ``points``, evenly spaced, the first and last always among them."""
+    if len(points) <= keep:
+        return points
+    return [points[round(i * (len(points) - 1) / (keep - 1))] for i in range(keep)]
 
 
-def training_curve_png(history: list[Mapping[str, Any]]) -> bytes:
-    """Training loss and validation macro/micro F1 against the step."""
-    import matplotlib
+def training_curve_markdown(losses: list[tuple[int, float]], history: list[Mapping[str, Any]]) -> str:
+    """An SVG image, small enough for the UI to show in place: the training loss at every progress
+    step (red) and the validation macro F1 at every validation (blue, 0 to 1), with their end values."""
+    if not losses:
+        return "no training steps"
+    width, height, top = 300, 90, 14
+    last_step = max(step for step, _ in losses)
+    peak = max(loss for _, loss in losses) or 1.0
+    f1 = [(h["step"], h["val_macro_f1"]) for h in history if "val_macro_f1" in h]
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    def x(step: int) -> int:
+        return round(step / last_step * (width - 1))
 
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    steps = [h["step"] for h in history]
-    ax.plot(steps, [h["loss"] for h in history], color="tab:red", label="train loss")
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss")
-    if any("val_macro_f1" in h for h in history):
-        ax2 = ax.twinx()
-        ax2.plot(steps, [h.get("val_macro_f1") for h in history], color="tab:blue", label="val macro F1")
-        ax2.plot(steps, [h.get("val_micro_f1") for h in history], color="tab:cyan", label="val micro F1")
-        ax2.set_ylim(0, 1)
-        ax2.set_ylabel("F1")
-        ax2.legend(loc="lower right")
-    ax.legend(loc="upper right")
-    return _png(fig)
+    def line(points: list[tuple[int, float]], scale: float, color: str) -> str:
+        coords = " ".join(f"{x(step)},{round(height - value / scale * (height - top))}" for step, value in points)
+        return f"<polyline fill='none' stroke='{color}' points='{coords}'/>"
+
+    caption = (f"loss {losses[0][1]:.3g} to {losses[-1][1]:.3g}"
+               + (f", val macro F1 {f1[-1][1]:.3f} (best {max(v for _, v in f1):.3f})" if f1 else "")
+               + f", {last_step} steps")
+    for keep in (60, 40, 25, 15, 8):
+        svg = (f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height + 2}' font-size='10' "
+               f"font-family='sans-serif' style='background:#fff'><text x='2' y='10'>{caption}</text>"
+               f"{line(_thinned(losses, keep), peak, '#d62728')}{line(_thinned(f1, keep), 1.0, '#1f77b4')}</svg>")
+        markdown = _svg_markdown(svg, "training curve")
+        if len(markdown) < INLINE_MARKDOWN_LIMIT:
+            return markdown
+    return caption
 
 
-def per_label_f1_png(f1_by_label: Mapping[str, float], title: str = "test F1 per label") -> bytes:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    labels = list(f1_by_label)
-    fig, ax = plt.subplots(figsize=(7, 0.25 * len(labels) + 1))
-    ax.barh(labels[::-1], [f1_by_label[l] for l in labels][::-1], color="tab:blue")
-    ax.set_xlim(0, 1)
-    ax.set_title(title)
-    return _png(fig)
+def f1_bars_markdown(f1_by_label: Mapping[str, float], width: int = 10) -> str:
+    """F1 per label, weakest first, with a bar of block characters: a chart short enough for the UI
+    to show in place (the full table with precision, recall and intervals is beside it)."""
+    rows = sorted(f1_by_label.items(), key=lambda item: (item[1], item[0]))
+    return markdown_table(((label, f"{f1:.2f}", "\u2588" * round(f1 * width)) for label, f1 in rows),
+                          ("label", "F1", ""))

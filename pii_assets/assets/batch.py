@@ -1,7 +1,5 @@
 """Batch-level assets: ``raw_samples`` and ``reviewed_samples`` on the ``batches`` partitions."""
 
-import warnings
-
 import dagster as dg
 import numpy as np
 
@@ -9,7 +7,7 @@ from pii_assets.automation import BATCH_AUTOMATION
 from pii_assets.batches import BatchSpecError, load_spec
 from pii_assets.catalogue import DEFAULT
 from pii_assets.generator.offline import GENERATOR_VERSION, OfflineGenerator
-from pii_assets.partitions import batches
+from pii_assets.partitions import batches, partitioned_check
 from pii_assets.reporting import counts_table, markdown_table, samples_markdown
 from pii_assets.resources import HubResource, LLMResource, StorageResource
 from pii_assets.review import REVIEW_VERSION, review_file, verify_file
@@ -154,22 +152,16 @@ def _llm_samples(context, spec, llm: LLMResource, path, rejects_path, state_path
     }
 
 
-# The checks are partitioned like the asset, so each batch has its own check status: that is what lets
-# the automation condition hold back exactly the batch whose blocking check failed (unpartitioned
-# checks of a partitioned asset share one status, the latest batch's). Partitioned checks are a
-# preview feature of Dagster 1.13; its warning is silenced here, where the choice is made.
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", dg.PreviewWarning)
-    CHECKS = [
-        dg.AssetCheckSpec("spans_valid", asset="reviewed_samples", blocking=True, partitions_def=batches,
-                          description="Every reviewed sample re-validates: offsets, labels, validators, id."),
-        dg.AssetCheckSpec("no_duplicates", asset="reviewed_samples", blocking=True, partitions_def=batches,
-                          description="No two reviewed samples share an id or a normalised text."),
-        dg.AssetCheckSpec("rejected_ratio", asset="reviewed_samples", blocking=True, partitions_def=batches,
-                          description="Share of raw samples rejected by review is under the limit."),
-        dg.AssetCheckSpec("label_coverage", asset="reviewed_samples", partitions_def=batches,
-                          description="Every label enabled in the batch spec occurs in the batch."),
-    ]
+CHECKS = [
+    partitioned_check("spans_valid", "reviewed_samples", batches, blocking=True,
+                      description="Every reviewed sample re-validates: offsets, labels, validators, id."),
+    partitioned_check("no_duplicates", "reviewed_samples", batches, blocking=True,
+                      description="No two reviewed samples share an id or a normalised text."),
+    partitioned_check("rejected_ratio", "reviewed_samples", batches, blocking=True,
+                      description="Share of raw samples rejected by review is under the limit."),
+    partitioned_check("label_coverage", "reviewed_samples", batches,
+                      description="Every label enabled in the batch spec occurs in the batch."),
+]
 
 
 @dg.asset(

@@ -6,7 +6,7 @@ import dagster as dg
 import numpy as np
 
 from pii_assets.assets.release import SAMPLES, TOKENS, fetch_release, release_manifest, trained_model
-from pii_assets.partitions import releases
+from pii_assets.partitions import partitioned_check, releases
 from pii_assets.reporting import markdown_table
 from pii_assets.resources import SigningResource, StorageResource
 from pii_assets.storage import atomic_writer, write_json
@@ -25,8 +25,8 @@ PUBLIC_KEY = "signing_key.pub"
     deps=[trained_model],
     code_version=QUANTIZED_MODEL_VERSION,
     kinds={"onnx"},
-    check_specs=[dg.AssetCheckSpec(
-        "parity", asset="quantized_model", blocking=True,
+    check_specs=[partitioned_check(
+        "parity", "quantized_model", releases, blocking=True,
         description=f"On the test split: strict span micro F1 within {MAX_F1_DROP_POINTS} points of the "
                     f"trained model and token argmax agreement >= {MIN_ARGMAX_AGREEMENT:.1%}.")],
     description="int8 ONNX export of the trained model (optimum exporter + ORTQuantizer, dynamic, "

@@ -8,7 +8,7 @@ import dagster as dg
 from pii_assets.assets.deploy import PUBLIC_KEY, SIGNATURE, model_signature
 from pii_assets.assets.evaluation import EXTERNAL_JSON, external_evaluation
 from pii_assets.assets.release import SAMPLES, fetch_release, model_evaluation, release_manifest
-from pii_assets.partitions import releases
+from pii_assets.partitions import partitioned_check, releases
 from pii_assets.reporting import counts_table, markdown_table
 from pii_assets.resources import HUB_REPO_ENVS, HubResource, StorageResource
 from pii_assets.sft.check import MIN_PER_CATEGORY
@@ -103,7 +103,7 @@ class SftAssetConfig(dg.Config):
     deps=[release_manifest],
     code_version=SFT_VERSION,
     kinds={"jsonl"},
-    check_specs=[dg.AssetCheckSpec("sft_valid", asset="sft_jsonl", blocking=True,
+    check_specs=[partitioned_check("sft_valid", "sft_jsonl", releases, blocking=True,
                                    description="Schema of every line, ~50/50 positives, 30-40% hard negatives per "
                                                "category, per-category counts, 5-10% validation, no text in both "
                                                "splits, dataset_info.json entries.")],

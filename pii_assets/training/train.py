@@ -155,6 +155,9 @@ def parameter_groups(model: PiiModel, config: TrainConfig) -> list[dict]:
 @dataclass
 class TrainResult:
     history: list[dict] = field(default_factory=list)
+    """One entry per validation: step, epoch, loss since the last one, learning rate, val F1."""
+    losses: list[tuple[int, float]] = field(default_factory=list)
+    """(step, mean training loss of the steps since the previous point), every progress line's step."""
     best_macro_f1: float = -1.0
     best_step: int = 0
     steps: int = 0
@@ -221,6 +224,9 @@ def train(model: PiiModel, train_windows: Windows, val_windows: Windows,
             result.steps += 1
             seen += len(idx)
             running.append(loss.item())
+            if result.steps % progress_every == 0 or result.steps == total_steps:
+                since = result.steps - (result.losses[-1][0] if result.losses else 0)
+                result.losses.append((result.steps, round(float(np.mean(running[-since:])), 4)))
             if result.steps % progress_every == 0 and result.steps % eval_every and result.steps < total_steps:
                 elapsed = time.perf_counter() - start
                 left = elapsed / result.steps * (total_steps - result.steps)

@@ -8,6 +8,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
+from pii_assets.reporting import INLINE_MARKDOWN_LIMIT
 from pii_assets.signing import generate_key
 
 
@@ -68,8 +69,17 @@ def test_trained_model_metadata_and_macro_f1_floor_check(built):
     strict_checks = {e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data.passed
                      for e in strict.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
     assert strict_checks == {"macro_f1_floor": False} and not strict.success
+    # release checks are partitioned like the batch checks: each release has its own status in the UI
+    assert {e.asset_check_evaluation_data.partition for e in result.all_events
+            if e.event_type_value == "ASSET_CHECK_EVALUATION"} == {"r1"}
     md = result.asset_materializations_for_node("trained_model")[0].metadata
-    assert "data:image/png;base64," in md["curve"].value and "| FIRSTNAME |" in md["test_per_label"].value
+    assert "| FIRSTNAME |" in md["test_per_label"].value
+    # the two charts come first and are short enough for the UI to show them without a click
+    assert list(md)[:2] == ["training_curve", "test_f1_per_label"]
+    assert md["training_curve"].value.startswith("![training curve](data:image/svg+xml;base64,")
+    assert all(len(md[k].value) < INLINE_MARKDOWN_LIMIT for k in ("training_curve", "test_f1_per_label"))
+    evaluation = json.loads((built[0].root / "releases/r1/evaluation.json").read_text())
+    assert evaluation["training"]["losses"][-1][0] == evaluation["training"]["steps"]
     assert md["ci95"].value.startswith("macro_f1 ") and "| F1 95% interval |" in md["test_per_label"].value
     assert "| F1 95% interval |" in md["test_per_language"].value
     assert mat is not None

@@ -17,8 +17,9 @@ import yaml
 
 from pii_assets.batches import BatchSpec, declare_batch
 from pii_assets.definitions import defs
-from pii_assets.partitions import batches
-from pii_assets.resources import LabelStudioResource, LLMResource, StorageResource
+from pii_assets.assets.release import release_manifest, trained_model
+from pii_assets.partitions import batches, releases
+from pii_assets.resources import BackboneResource, LabelStudioResource, LLMResource, StorageResource
 from pii_assets.storage import LocalStorage
 from pii_assets_tests.deploy.conftest import (
     REPO, VENV_BIN, free_port, server_env, start_process, stop_process, wait_for,
@@ -29,6 +30,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SCREENSHOTS = REPO / "test-output" / "ui"
 BATCH = "ui-b1"
+RELEASE = "ui-r1"
 TIMEOUT_MS = 30_000
 
 pytestmark = pytest.mark.timeout(240)
@@ -67,7 +69,7 @@ def _location_loaded(url):
 
 
 @pytest.fixture(scope="module")
-def ui(tmp_path_factory):
+def ui(tmp_path_factory, tiny_backbone):
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} not found: install Debian's `chromium` (`make system-deps`)")
     pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[dev]')")
@@ -75,9 +77,10 @@ def ui(tmp_path_factory):
     home, data = root / "dagster_home", root / "data"
     home.mkdir()
     shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")  # the local profile, as `make install` does
-    # one small batch on the instance first (as `pii-assets batch materialize` would): the partition
-    # exists and the batch assets are materialized. Not while the server starts: two processes
-    # creating the SQLite storage of a fresh DAGSTER_HOME at once can leave it with two alembic heads.
+    # one small batch and a release of a tiny model on the instance first (as `pii-assets batch
+    # materialize` and `release build` would): the partitions exist and their assets are materialized.
+    # Not while the server starts: two processes creating the SQLite storage of a fresh DAGSTER_HOME at
+    # once can leave it with two alembic heads.
     storage = LocalStorage(data)
     declare_batch(storage, BatchSpec(BATCH, size=40, seed=5, languages=("en", "de")))
     started = time.monotonic()
@@ -85,11 +88,17 @@ def ui(tmp_path_factory):
         mp.setenv("DAGSTER_HOME", str(home))
         with dg.DagsterInstance.get() as instance:
             instance.add_dynamic_partitions(batches.name, [BATCH])
+            resources = {"storage": StorageResource(root=str(storage.root)), "llm": LLMResource(),
+                         "labelstudio": LabelStudioResource(),
+                         "backbone": BackboneResource(backbone=tiny_backbone, max_length=96, stride=16)}
+            quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
             result = defs.resolve_job_def("batch_job").execute_in_process(
-                partition_key=BATCH, instance=instance,
-                resources={"storage": StorageResource(root=str(storage.root)), "llm": LLMResource(),
-                           "labelstudio": LabelStudioResource()},
-                run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}})
+                partition_key=BATCH, instance=instance, resources=resources, run_config=quiet)
+            assert result.success
+            instance.add_dynamic_partitions(releases.name, [RELEASE])
+            result = dg.materialize(
+                [release_manifest, trained_model], partition_key=RELEASE, instance=instance, resources=resources,
+                run_config={**quiet, "ops": {"trained_model": {"config": {"epochs": 1, "macro_f1_floor": 0.0}}}})
             assert result.success
     print(f"batch {BATCH} materialized in {time.monotonic() - started:.1f} s")
     port = free_port()
@@ -208,3 +217,21 @@ def test_batch_partition_shows_on_the_partitions_tab(page):
     page.visible(p.get_by_role("link", name="batch_job", exact=True), f"the batch_job run of {BATCH}")
     page.visible(p.get_by_text("dagster/row_count", exact=True), f"the row count of {BATCH}")
     page.shot(f"partitions-{asset_path(key).replace('/', '-')}")
+
+
+def test_trained_model_page_shows_its_charts_and_release_checks_per_partition(page):
+    """The training curve and the per-label F1 chart are on the asset page without a click, and the
+    release's check is listed under its partition (not "Partition -")."""
+    p = page.open("/assets/trained_model")
+    page.visible(p.get_by_text("training_curve", exact=True), "the training_curve metadata entry")
+    curve = p.locator('img[alt="training curve"]')
+    page.visible(curve, "the training curve image, in place")
+    assert curve.first.evaluate("img => img.complete && img.naturalWidth") > 0, "the curve image did not render"
+    page.visible(p.get_by_text("test_f1_per_label", exact=True), "the test_f1_per_label metadata entry")
+    page.visible(p.get_by_role("cell", name="FIRSTNAME", exact=True), "the per-label F1 chart, in place")
+    page.shot("trained-model")
+    p = page.open("/assets/trained_model?view=checks")
+    page.visible(p.get_by_text("macro_f1_floor", exact=True), "the macro_f1_floor check")
+    p.get_by_text("macro_f1_floor", exact=True).first.click()
+    page.visible(p.get_by_text(RELEASE, exact=True), f"the check's evaluation of partition {RELEASE}")
+    page.shot("trained-model-checks")
