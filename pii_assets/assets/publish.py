@@ -16,7 +16,7 @@ from pii_assets.storage import LocalStorage, atomic_directory, write_json
 from pii_assets.training.release import SPLITS, release_dir, release_samples, split_ids
 
 HF_DATASET_VERSION = "1"
-SFT_VERSION = "1"
+SFT_VERSION = "2"
 
 
 def _push(hub: HubResource, store: LocalStorage, field: str, folder: Path, repo_type: str, release: str, log,

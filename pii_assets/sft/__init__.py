@@ -3,7 +3,7 @@
 from pii_assets.sft.build import (
     DATASET_NAMES,
     FILES,
-    INSTRUCTION,
+    SYSTEM,
     SftConfig,
     build_sft,
     dataset_info,
@@ -13,5 +13,5 @@ from pii_assets.sft.build import (
 )
 from pii_assets.sft.check import MIN_PER_CATEGORY, CheckResult, check_sft
 
-__all__ = ["DATASET_NAMES", "FILES", "INSTRUCTION", "MIN_PER_CATEGORY", "CheckResult", "SftConfig", "build_sft", "check_sft",
+__all__ = ["DATASET_NAMES", "FILES", "SYSTEM", "MIN_PER_CATEGORY", "CheckResult", "SftConfig", "build_sft", "check_sft",
            "dataset_info", "make_examples", "stats_markdown", "write_sft"]

@@ -21,8 +21,9 @@ labels. Per split and category the builder
 4. drops duplicates by normalised content within a category, and any validation content that also
    occurs in train (splits follow the source samples; the builder then asserts no overlap).
 
-Output (``write_sft``): ``sft_train.jsonl``, ``sft_validation.jsonl`` (``{"instruction", "input",
-"output"}``), ``sft_train.meta.jsonl`` / ``sft_validation.meta.jsonl`` (per line: category, kind,
+Output (``write_sft``): ``sft_train.jsonl``, ``sft_validation.jsonl`` (``{"system", "instruction",
+"input", "output"}``: the fixed task statement as the system prompt, the category as the
+instruction, the content as the input), ``sft_train.meta.jsonl`` / ``sft_validation.meta.jsonl`` (per line: category, kind,
 variant, source sample id - the lineage, and what ``check_sft`` measures ratios from),
 ``dataset_info.json`` and ``sft_stats.json``.
 """
@@ -55,8 +56,11 @@ META_FILES = {"train": "sft_train.meta.jsonl", "validation": "sft_validation.met
 DATASET_NAMES = {"train": "pii_sft_train", "validation": "pii_sft_validation"}
 STATS_FILE = "sft_stats.json"
 DATASET_INFO_FILE = "dataset_info.json"
+COLUMNS = {"system": "system", "prompt": "instruction", "query": "input", "response": "output"}
+"""LLaMA-Factory's alpaca column mapping (its data/README.md): the task statement is each row's
+system prompt, so the user turn carries only the category and the content."""
 
-INSTRUCTION = (
+SYSTEM = (
     "You are a privacy classifier. Decide whether the content contains personal data of the given "
     "category (described in parentheses), also when the value is obfuscated (spaced, dashed, spelled "
     "out, URL-encoded) or sits in a log line or a tracking URL. Look-alikes are not sensitive: order, "
@@ -115,9 +119,8 @@ class Example:
         label = catalogue[self.category]
         output = {"is_sensitive": self.sensitive, "confidence_score": self.confidence,
                   "explanation": self.explanation}
-        return {"instruction": INSTRUCTION,
-                "input": f"Category: {label.name} ({label.description}). Content: {self.content}",
-                "output": json.dumps(output, ensure_ascii=False)}
+        return {"system": SYSTEM, "instruction": f"Category: {label.name} ({label.description}).",
+                "input": self.content, "output": json.dumps(output, ensure_ascii=False)}
 
 
 @dataclass(frozen=True)
@@ -524,7 +527,7 @@ def compute_stats(examples: dict[str, list[Example]], catalogue: Catalogue) -> d
 def dataset_info() -> dict[str, Any]:
     """The LLaMA-Factory ``dataset_info.json`` entries (alpaca formatting)."""
     return {DATASET_NAMES[split]: {"file_name": FILES[split], "formatting": "alpaca",
-                                   "columns": {"prompt": "instruction", "query": "input", "response": "output"}}
+                                   "columns": COLUMNS}
             for split in SPLITS}
 
 

@@ -18,10 +18,9 @@ from typing import Any
 
 from pii_assets.catalogue import DEFAULT, Catalogue
 from pii_assets.samples import normalized_text_hash
-from pii_assets.sft.build import DATASET_INFO_FILE, DATASET_NAMES, FILES, META_FILES, SPLITS
+from pii_assets.sft.build import COLUMNS, DATASET_INFO_FILE, DATASET_NAMES, FILES, META_FILES, SPLITS, SYSTEM
 
-_INPUT = re.compile(r"Category: (\S+) \((.*?)\)\. Content: (.+)", re.DOTALL)
-_COLUMNS = {"prompt": "instruction", "query": "input", "response": "output"}
+_INSTRUCTION = re.compile(r"Category: (\S+) \((.*?)\)\.")
 
 
 @dataclass(frozen=True)
@@ -51,16 +50,16 @@ def _parse_line(raw: str, catalogue: Catalogue) -> tuple[_Line | None, str | Non
         return None, f"not JSON ({exc.msg})"
     if not isinstance(row, dict):
         return None, "not a JSON object"
-    if set(row) != {"instruction", "input", "output"}:
-        return None, f"keys {sorted(row)} != ['input', 'instruction', 'output']"
+    if set(row) != set(COLUMNS.values()):
+        return None, f"keys {sorted(row)} != {sorted(COLUMNS.values())}"
     if not all(isinstance(row[k], str) and row[k].strip() for k in row):
-        return None, "instruction, input and output must be non-empty strings"
-    if not row["input"].startswith("Category: "):
-        return None, "input does not start with 'Category: '"
-    m = _INPUT.fullmatch(row["input"])
+        return None, "system, instruction, input and output must be non-empty strings"
+    if row["system"] != SYSTEM:
+        return None, "system is not the task statement of this version (sft.build.SYSTEM)"
+    m = _INSTRUCTION.fullmatch(row["instruction"])
     if not m:
-        return None, "input is not 'Category: <LABEL> (<description>). Content: <text>'"
-    category, description, content = m.groups()
+        return None, "instruction is not 'Category: <LABEL> (<description>).'"
+    (category, description), content = m.groups(), row["input"]
     if category not in catalogue:
         return None, f"unknown category {category!r}"
     if description != catalogue[category].description:
@@ -161,8 +160,8 @@ def check_sft(directory: str | os.PathLike, *, catalogue: Catalogue = DEFAULT, m
                 continue
             if entry.get("formatting", "alpaca") != "alpaca":
                 problems.append(f"{name}: formatting {entry.get('formatting')!r} is not alpaca")
-            if entry.get("columns") != _COLUMNS:
-                problems.append(f"{name}: columns {entry.get('columns')!r} != {_COLUMNS}")
+            if entry.get("columns") != COLUMNS:
+                problems.append(f"{name}: columns {entry.get('columns')!r} != {COLUMNS}")
             file_name = entry.get("file_name")
             if not isinstance(file_name, str) or not (directory / file_name).is_file():
                 problems.append(f"{name}: file_name {file_name!r} does not exist in {directory}")

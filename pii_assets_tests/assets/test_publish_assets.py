@@ -63,11 +63,12 @@ def test_sft_jsonl_passes_its_check_and_never_uses_test_samples(offline):
     directory = storage.root / "releases/r1/sft"
     info = json.loads((directory / "dataset_info.json").read_text())
     assert info["pii_sft_train"] == {"file_name": "sft_train.jsonl", "formatting": "alpaca",
-                                     "columns": {"prompt": "instruction", "query": "input", "response": "output"}}
+                                     "columns": {"system": "system", "prompt": "instruction", "query": "input",
+                                                 "response": "output"}}
     train = [json.loads(line) for line in (directory / "sft_train.jsonl").read_text().splitlines()]
     output = json.loads(train[0]["output"])
     assert set(output) == {"is_sensitive", "confidence_score", "explanation"}
-    assert train[0]["input"].startswith("Category: ")
+    assert train[0]["instruction"].startswith("Category: ") and len(train[0]["instruction"]) < 80
     splits = pl.read_parquet(storage.root / "releases/r1/splits.parquet")
     test_ids = set(splits.filter(pl.col("split") == "test")["sample_id"])
     sources = {json.loads(line).get("sample_id") for name in ("sft_train.meta.jsonl", "sft_validation.meta.jsonl")

@@ -35,7 +35,7 @@ def load(directory, split):
     out = []
     for raw, raw_meta in zip(rows, metas, strict=True):
         row = json.loads(raw)
-        out.append((row, json.loads(row["output"]), row["input"].split(". Content: ", 1)[1], json.loads(raw_meta)))
+        out.append((row, json.loads(row["output"]), row["input"], json.loads(raw_meta)))
     return out
 
 

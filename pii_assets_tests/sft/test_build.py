@@ -9,7 +9,7 @@ from pii_assets.batches import BatchSpec
 from pii_assets.catalogue import DEFAULT, Label
 from pii_assets.generator.offline import OfflineGenerator
 from pii_assets.samples import validate
-from pii_assets.sft import DATASET_NAMES, FILES, SftConfig, build_sft, check_sft, stats_markdown
+from pii_assets.sft import DATASET_NAMES, FILES, SYSTEM, SftConfig, build_sft, check_sft, stats_markdown
 from pii_assets.sft.negatives import KINDS
 from pii_assets.sft.obfuscate import DIGIT_WORDS, LANGUAGES, OBFUSCATIONS
 from pii_assets.training.release import SPLIT_SEED, split_of
@@ -37,7 +37,8 @@ def test_dataset_info_is_the_llamafactory_alpaca_entry(built):
     directory, _ = built
     info = json.loads((directory / "dataset_info.json").read_text())
     assert info == {DATASET_NAMES[s]: {"file_name": FILES[s], "formatting": "alpaca",
-                                       "columns": {"prompt": "instruction", "query": "input", "response": "output"}}
+                                       "columns": {"system": "system", "prompt": "instruction", "query": "input",
+                                                   "response": "output"}}
                     for s in ("train", "validation")}
 
 
@@ -93,7 +94,7 @@ def test_test_split_samples_are_never_used(release_pairs, built, examples, tmp_p
 def test_examples_are_grounded_in_their_source(release_pairs, examples):
     samples = {s["id"]: s for s, _ in release_pairs}
     for row, out, content, meta in examples["train"]:
-        assert row["input"].startswith(f"Category: {meta['category']} (")
+        assert row["instruction"].startswith(f"Category: {meta['category']} (") and row["system"] == SYSTEM
         assert out["is_sensitive"] == (meta["kind"] == "positive")
         value = meta.get("value")
         if meta["variant"] == "pixel":

@@ -44,9 +44,12 @@ def test_a_bad_json_line_is_reported_with_file_and_line(copy):
     (lambda row, out: out.update(confidence_score=1.5), "confidence_score 1.5 is not a number in 0..1"),
     (lambda row, out: out.update(is_sensitive="yes"), "is_sensitive is not a boolean"),
     (lambda row, out: out.pop("explanation"), "output must have exactly"),
-    (lambda row, out: row.update(input="Content: " + row["input"]), "input does not start with 'Category: '"),
-    (lambda row, out: row.update(input=row["input"].replace("Category: ", "Category: NOPE", 1)),
+    (lambda row, out: row.update(instruction="Content: " + row["instruction"]),
+     "instruction is not 'Category: <LABEL> (<description>).'"),
+    (lambda row, out: row.update(instruction=row["instruction"].replace("Category: ", "Category: NOPE", 1)),
      "unknown category"),
+    (lambda row, out: row.update(system="You are helpful."), "system is not the task statement"),
+    (lambda row, out: row.pop("system"), "keys"),
     (lambda row, out: row.update(extra=1), "keys"),
 ])
 def test_schema_errors_name_the_line_and_reason(copy, edit, reason):
