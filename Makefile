@@ -97,8 +97,11 @@ labelstudio: labelstudio-venv
 validate: install
 	$(BIN)/dagster definitions validate -m pii_assets.definitions
 
+# Started from the instance directory: dagster dev warns about a dagster.yaml in its working
+# directory that is not DAGSTER_HOME's (the repository's is the template `install` copies there).
+# The code location still runs in the repository (workspace.yaml's working_directory).
 ui: install
-	$(BIN)/dagster dev -w workspace.yaml -h $(HOST) -p $(PORT)
+	cd $(DAGSTER_HOME) && $(CURDIR)/$(BIN)/dagster dev -w $(CURDIR)/workspace.yaml -h $(HOST) -p $(PORT)
 
 bench: install
 	test -x .venv-bench/bin/python || { $(PYTHON) -m venv .venv-bench && .venv-bench/bin/pip install --quiet torch==2.13.0 presidio-evaluator; }

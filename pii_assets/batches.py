@@ -56,6 +56,10 @@ class BatchSpec:
     short_ratio: float = 0.25
     """Offline provider: share of one- or two-line texts (a chat message, a log line, a form line),
     the length of most real inputs; the OpenAI provider asks for one short sentence as often."""
+    invalid_ratio: float = 0.0
+    """Offline provider: share of samples with one value made invalid (a wrong check digit, an
+    address without ``@``), which the review rejects with the reason: to see and test the reject
+    path (the demo's second batch uses 0.01). Not counted in the ratios above."""
     source: str | None = None
     """``hf`` provider: a local directory/file or a Hub dataset repo id; ``size`` caps the samples."""
     source_revision: str | None = None
@@ -98,7 +102,7 @@ class BatchSpec:
             except ValueError as exc:
                 raise BatchSpecError(f"{where}: label_mapping: {exc}") from None
         ratios = ("no_pii_ratio", "long_document_ratio", "short_ratio")
-        for name in ratios:
+        for name in (*ratios, "invalid_ratio"):
             ratio = getattr(self, name)
             if not isinstance(ratio, (int, float)) or not 0 <= ratio <= 1:
                 raise BatchSpecError(f"{where}: {name} must be between 0 and 1")

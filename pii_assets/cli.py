@@ -28,6 +28,8 @@ from pii_assets.training.config import MACRO_F1_FLOOR, PRECISIONS, TrainConfig
 from pii_assets.training.release import SPLITS, ReleaseError, validate_release_key
 
 DEMO_BATCHES = ("demo-a", "demo-b")
+DEMO_INVALID_RATIO = 0.01
+"""demo-b's ``invalid_ratio`` (demo-a has none): about ten rejects with their reasons."""
 
 
 def _storage(args: argparse.Namespace) -> LocalStorage:
@@ -80,7 +82,7 @@ def declare(args: argparse.Namespace) -> None:
         languages=tuple(x.strip() for x in args.languages.split(",") if x.strip()),
         label_weights=_parse_weights(args.label_weight or []),
         no_pii_ratio=args.no_pii_ratio, long_document_ratio=args.long_document_ratio, short_ratio=args.short_ratio,
-        source=args.source, source_revision=args.source_revision, label_mapping=_parse_label_map(args.label_map or []),
+        invalid_ratio=args.invalid_ratio, source=args.source, source_revision=args.source_revision, label_mapping=_parse_label_map(args.label_map or []),
     )
     new = declare_batch(_storage(args), spec)
     instance = _instance()
@@ -263,10 +265,16 @@ def llm_batches(args: argparse.Namespace) -> None:
 
 
 def demo(args: argparse.Namespace) -> None:
-    base_seed = args.seed
+    base_seed, invalid_ratio = args.seed, args.invalid_ratio
     for index, key in enumerate(DEMO_BATCHES):  # demo-a gets --seed, demo-b the next one
-        args.key, args.seed = key, base_seed + index
-        declare(args)
+        # demo-b seeds a few invalid values, so the review's rejects and their reasons are seen
+        args.key, args.seed, args.invalid_ratio = key, base_seed + index, invalid_ratio if index else 0.0
+        try:
+            declare(args)
+        except BatchSpecError as exc:
+            raise SystemExit(f"error: {exc}\n  the demo's batches were declared with other options (or by an "
+                             "earlier version of the demo): `make clean-data` starts over, or give --data-dir and "
+                             "DAGSTER_HOME of a new instance") from None
     args.keys = list(DEMO_BATCHES)
     materialize(args, wait=True)  # `make ui`'s sensor may start them first
     print()
@@ -726,6 +734,7 @@ def build_parser() -> argparse.ArgumentParser:
                                       "and verify release r1")
     _spec_options(dm)
     _training_options(dm)
+    dm.set_defaults(invalid_ratio=DEMO_INVALID_RATIO)
     dm.add_argument("--release", default="r1", help="release to build after the batches")
     dm.add_argument("--skip-release", action="store_true", help="stop after the batches")
     dm.add_argument("--log-level", default="INFO", help=LOG_LEVEL_HELP)
@@ -806,6 +815,9 @@ def _spec_options(p: argparse.ArgumentParser) -> None:
                    help="share of long, mostly-prose documents (several windows of the model)")
     p.add_argument("--short-ratio", type=float, default=defaults.short_ratio,
                    help="offline provider: share of one- or two-line texts")
+    p.add_argument("--invalid-ratio", type=float, default=defaults.invalid_ratio,
+                   help="offline provider: share of samples with one value made invalid (a wrong check digit), "
+                        "rejected by the review with the reason")
     p.add_argument("--source", help="provider hf: a local dataset (directory or file) or a Hub dataset repo id")
     p.add_argument("--source-revision", help="provider hf, Hub source: the tag, branch or commit to import")
     p.add_argument("--label-map", action="append", metavar="SOURCE=TARGET",

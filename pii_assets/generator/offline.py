@@ -287,6 +287,17 @@ def _amount(rng: random.Random, lv: LocaleValues) -> str:
     return rng.choice([f"{text} €", f"€{text}", f"EUR {text}"])
 
 
+def invalid_variant(value: str, validator, country: str) -> str | None:
+    """``value`` with one character changed so that ``validator`` refuses it (a digit moved on by
+    one, from the last: a check digit; or the ``@`` of an address), or None if no such change does."""
+    if validator(value, country) is not None:
+        return None
+    candidates = [value[:i] + str((int(c) + 1) % 10) + value[i + 1:]
+                  for i, c in reversed(list(enumerate(value))) if c.isdigit()]
+    candidates += [value.replace("@", "#", 1)] if "@" in value else []
+    return next((c for c in candidates if validator(c, country) is not None), None)
+
+
 def batch_seed(key: str, seed: int, *salt: object) -> int:
     blob = "\0".join([key, str(seed), *map(str, salt)]).encode()
     return int.from_bytes(hashlib.sha256(blob).digest()[:8], "big")
@@ -369,7 +380,26 @@ class OfflineGenerator:
                 "kind": kind, "genre": genre.name, "templates": used,
             },
         }
+        if spec.invalid_ratio:
+            self._seed_invalid(sample, random.Random(batch_seed(spec.key, spec.seed, "invalid", index)))
         return sample
+
+    def _seed_invalid(self, sample: dict[str, Any], rng: random.Random) -> None:
+        """With probability ``invalid_ratio``, make one value fail its label's validator (same length,
+        so every offset holds): the review rejects the sample, with the reason, as it would a bad
+        value from any provider. Its own RNG, so the other samples do not change."""
+        if rng.random() >= self.spec.invalid_ratio:
+            return
+        spans = list(sample["privacy_mask"])
+        rng.shuffle(spans)
+        for span in spans:
+            bad = invalid_variant(span["value"], self.catalogue[span["label"]].validator, sample["country"])
+            if bad is not None:
+                text = sample["text"]
+                sample["text"] = text[:span["start"]] + bad + text[span["end"]:]
+                span["value"] = bad
+                sample["meta"]["seeded_invalid"] = span["label"]
+                return
 
     def _targets(self, rng: random.Random, k: int) -> list[str]:
         picks = rng.choices(self.label_names, cum_weights=self.label_cum_weights, k=k)

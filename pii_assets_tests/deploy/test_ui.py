@@ -105,11 +105,13 @@ def ui(tmp_path_factory, tiny_backbone):
     url = f"http://127.0.0.1:{port}"
     log = root / "dagster-dev.log"
     started = time.monotonic()
-    server = start_process([VENV_BIN / "dagster", "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", port],
-                           server_env(DAGSTER_HOME=str(home), PII_ASSETS_DATA_DIR=str(data)), log)
+    # from the instance directory, as `make ui` runs it (no warning about the repository's dagster.yaml)
+    server = start_process([VENV_BIN / "dagster", "dev", "-w", REPO / "workspace.yaml", "-h", "127.0.0.1", "-p", port],
+                           server_env(DAGSTER_HOME=str(home), PII_ASSETS_DATA_DIR=str(data)), log, cwd=home)
     try:
         wait_for(lambda: _location_loaded(url), 120, f"dagster dev serving location {LOCATION!r}", server, log)
         print(f"dagster dev serving {LOCATION!r} after {time.monotonic() - started:.1f} s")
+        assert "Found a dagster instance configuration" not in log.read_text(errors="replace")
         yield url
     finally:
         stop_process(server)
@@ -235,3 +237,24 @@ def test_trained_model_page_shows_its_charts_and_release_checks_per_partition(pa
     p.get_by_text("macro_f1_floor", exact=True).first.click()
     page.visible(p.get_by_text(RELEASE, exact=True), f"the check's evaluation of partition {RELEASE}")
     page.shot("trained-model-checks")
+
+
+def test_a_skipped_sensor_tick_shows_its_reason(page):
+    """Without Label Studio configured, labelstudio_sensor's ticks are skipped with the reason. The
+    Dagster 1.13 tick table labels every tick "0 runs requested"; that link opens the tick, which
+    shows the skip reason (the daemon of `dagster dev` evaluates the sensor in its first minute)."""
+    deadline = time.monotonic() + 120
+    while True:
+        p = page.open(f"/locations/{LOCATION}/sensors/labelstudio_sensor")
+        tick = p.get_by_role("button", name="0 runs requested")
+        try:
+            tick.first.wait_for(state="visible", timeout=15_000)
+            break
+        except Exception:
+            if time.monotonic() > deadline:
+                page.shot("failure-sensor-tick")
+                raise AssertionError("no tick of labelstudio_sensor within 2 minutes") from None
+    tick.first.click()
+    page.visible(p.get_by_text("no Label Studio configured (set LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY)",
+                               exact=False), "the skip reason of the tick")
+    page.shot("sensor-labelstudio-tick")

@@ -126,3 +126,19 @@ def test_reproducible_across_processes_and_hash_seeds():
         for seed in ("1", "2", "3")
     }
     assert len(digests) == 1
+
+
+def test_seeded_invalid_values_are_rejected_with_their_reason_and_leave_the_rest_unchanged():
+    from pii_assets.review import Reject
+
+    spec = BatchSpec("inv", size=150, seed=4, languages=("en", "de", "es", "it"))
+    clean = list(OfflineGenerator(spec).generate())
+    seeded = list(OfflineGenerator(BatchSpec(**{**spec.to_json(), "languages": spec.languages,
+                                                "invalid_ratio": 0.1})).generate())
+    changed = [i for i, (a, b) in enumerate(zip(clean, seeded)) if a != b]
+    assert 5 <= len(changed) <= 30 and all("seeded_invalid" in seeded[i]["meta"] for i in changed)
+    for i in changed:
+        assert len(seeded[i]["text"]) == len(clean[i]["text"])  # one character changed, offsets hold
+        with pytest.raises(Reject) as rejected:
+            review_sample(seeded[i], i + 1)
+        assert rejected.value.code == "validator" and seeded[i]["meta"]["seeded_invalid"] in str(rejected.value)
