@@ -13,7 +13,9 @@ import json
 import os
 import sys
 import time
+import urllib.parse
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 from pii_assets.batches import PROVIDERS, BatchSpec, BatchSpecError, declare_batch, load_spec
@@ -27,6 +29,9 @@ from pii_assets.terminal import STDIO, emit, is_stdout, jsonl_input, output_stre
 from pii_assets.training.config import MACRO_F1_FLOOR, PRECISIONS, TrainConfig
 from pii_assets.training.release import SPLITS, ReleaseError, validate_release_key
 
+LOCATION = "pii_assets"
+"""The code location's name in workspace.yaml (and in deploy/'s), where --launch submits runs."""
+LAUNCH_POLL_SECONDS = 2.0
 DEMO_BATCHES = ("demo-a", "demo-b")
 DEMO_INVALID_RATIO = 0.01
 """demo-b's ``invalid_ratio`` (demo-a has none): about ten rejects with their reasons."""
@@ -175,24 +180,22 @@ def materialize(args: argparse.Namespace, wait: bool = False) -> None:
             continue
         if key not in known:
             instance.add_dynamic_partitions("batches", [key])
-        result = job.execute_in_process(
-            partition_key=key, instance=instance, raise_on_error=False,
-            resources={"storage": _storage_resource(args)},
-            run_config={"loggers": {"console": {"config": {"log_level": args.log_level}}}},
-        )
-        print(f"batch {key}: run {result.run_id} {'succeeded' if result.success else 'FAILED'}")
-        if not result.success:
+        run = _run(args, instance, job, key, {"loggers": {"console": {"config": {"log_level": args.log_level}}}},
+                   f"batch {key}")
+        print(f"batch {key}: run {run.run_id} {'succeeded' if run.success else 'FAILED'}")
+        if not run.success:
             failed.append(key)
-            print("".join(f"  {reason}\n" for reason in failure_reasons(result)), end="", file=sys.stderr)
+            print("".join(f"  {reason}\n" for reason in run.reasons), end="", file=sys.stderr)
     if failed:
         raise SystemExit(f"error: batch run failed for {', '.join(failed)}; see the run in the UI")
 
 
-def failure_reasons(result) -> list[str]:
+def failure_reasons(events) -> list[str]:
     """Why a run failed, one line per failed step or failed blocking check (the first line of each
-    error, as the run's log has it in full): what the CLI prints instead of a bare FAILED."""
+    error, as the run's log has it in full): what the CLI prints instead of a bare FAILED.
+    ``events``: a run's Dagster events (``result.all_events``, or read back from the instance)."""
     reasons = []
-    for event in result.all_events:
+    for event in events:
         if event.is_step_failure:
             data, error = event.step_failure_data, event.step_failure_data.error
             while error and error.cause:  # Dagster wraps what the asset raised
@@ -206,6 +209,50 @@ def failure_reasons(result) -> list[str]:
             check = event.asset_check_evaluation_data
             reasons.append(f"check {check.check_name} on {check.asset_key.to_user_string()} failed")
     return reasons
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    run_id: str
+    success: bool
+    reasons: list[str]
+
+
+def _run(args: argparse.Namespace, instance, job, key: str, run_config: dict, what: str) -> RunOutcome:
+    """One partition of ``job``: in this process (the default on a laptop: the CLI's --data-dir), or
+    with ``--launch URL`` submitted to the deployment's webserver, which queues it for the daemon and
+    its run launcher (the deployment's resources and data), then waited for."""
+    if not getattr(args, "launch", None):
+        result = job.execute_in_process(partition_key=key, instance=instance, raise_on_error=False,
+                                        resources={"storage": _storage_resource(args)}, run_config=run_config)
+        return RunOutcome(result.run_id, result.success, failure_reasons(result.all_events))
+    from dagster import DagsterRunStatus
+    from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
+
+    url = urllib.parse.urlsplit(args.launch)
+    client = DagsterGraphQLClient(url.hostname, port_number=url.port, use_https=url.scheme == "https",
+                                  path_prefix=url.path.rstrip("/"))
+    try:
+        run_id = client.submit_job_execution(job.name, repository_location_name=LOCATION, run_config=run_config,
+                                             tags={"dagster/partition": key, "pii_assets/submitted_by": "cli"})
+    except (DagsterGraphQLClientError, OSError) as exc:  # no server there, or the job / location is unknown
+        raise SystemExit(f"error: {what}: could not submit {job.name} to {args.launch}: {exc}") from None
+    print(f"{what}: submitted run {run_id} to the instance's queue and run launcher "
+          f"({args.launch.rstrip('/')}/runs/{run_id}); waiting for it")
+    status, last = None, None
+    while status not in (DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED):
+        time.sleep(LAUNCH_POLL_SECONDS)
+        try:
+            status = client.get_run_status(run_id)
+        except (DagsterGraphQLClientError, OSError) as exc:
+            print(f"{what}: cannot reach {args.launch} ({exc}); retrying", file=sys.stderr)
+            continue
+        if status != last:
+            print(f"{what}: run {run_id} {status.value.lower()}", file=sys.stderr)
+            last = status
+    record = instance.get_run_by_id(run_id)  # the same instance: its events say why it failed
+    events = ([e.dagster_event for e in instance.all_logs(run_id) if e.dagster_event] if record else [])
+    return RunOutcome(run_id, status == DagsterRunStatus.SUCCESS, failure_reasons(events))
 
 
 def _storage_resource(args: argparse.Namespace):
@@ -307,13 +354,10 @@ def release_build(args: argparse.Namespace) -> None:
                 "head_learning_rate": args.head_learning_rate, "macro_f1_floor": args.macro_f1_floor,
                 "max_train_samples": args.max_train_samples, "precision": args.precision,
                 "coref_weight": args.coref_weight, "seed": args.train_seed, "calibrate": args.calibrate}
-    result = job.execute_in_process(
-        partition_key=key, instance=instance, raise_on_error=False,
-        resources={"storage": _storage_resource(args)},
-        run_config={"ops": {"trained_model": {"config": training},
-                            "sft_jsonl": {"config": {"min_per_category": args.sft_min_per_category}}},
-                    "loggers": {"console": {"config": {"log_level": args.log_level}}}},
-    )
+    result = _run(args, instance, job, key,
+                  {"ops": {"trained_model": {"config": training},
+                           "sft_jsonl": {"config": {"min_per_category": args.sft_min_per_category}}},
+                   "loggers": {"console": {"config": {"log_level": args.log_level}}}}, f"release {key}")
     evaluation = Path(args.data_dir) / "releases" / key / "evaluation.json"
     if evaluation.is_file():
         emit(metric_tables(json.loads(evaluation.read_text(encoding="utf-8")), "test metric"), args.markdown)
@@ -345,7 +389,7 @@ def release_build(args: argparse.Namespace) -> None:
     print(f"release {key}: run {result.run_id} {'succeeded' if result.success else 'FAILED'}")
     if not result.success:
         raise SystemExit(f"error: release {key} failed; see the run in the UI\n"
-                         + "".join(f"  {reason}\n" for reason in failure_reasons(result)).rstrip("\n"))
+                         + "".join(f"  {reason}\n" for reason in result.reasons).rstrip("\n"))
 
 
 def metric_tables(report: dict, title: str, per_language: bool = False) -> str:
@@ -677,6 +721,7 @@ def build_parser() -> argparse.ArgumentParser:
     m = bsub.add_parser("materialize", help="generate and review declared batches")
     m.add_argument("keys", nargs="+", metavar="KEY", help="declared batch keys")
     m.add_argument("--log-level", default="INFO", help=LOG_LEVEL_HELP)
+    _add_launch(m)
     _add_force(m)
     m.set_defaults(func=materialize)
     lb = bsub.add_parser("llm-batches", help="status of a batch-provider batch's remote batches (--cancel to stop)")
@@ -696,6 +741,7 @@ def build_parser() -> argparse.ArgumentParser:
     rb.add_argument("release", help="release key, e.g. r2 (created if new)")
     _training_options(rb)
     rb.add_argument("--log-level", default="INFO", help=LOG_LEVEL_HELP)
+    _add_launch(rb)
     _add_force(rb)
     rb.set_defaults(func=release_build)
 
@@ -763,6 +809,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 LOG_LEVEL_HELP = "console log level of the runs (DEBUG shows every event)"
+
+
+def _add_launch(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--launch", nargs="?", metavar="URL", const=os.environ.get("DAGSTER_WEBSERVER_URL", "http://127.0.0.1:3000"),
+                   help="submit the run to the instance behind this Dagster webserver (its queue, daemon and run "
+                        "launcher, e.g. a Kubernetes GPU job on the production profile) and wait for it, instead of "
+                        "running it in this process; URL defaults to $DAGSTER_WEBSERVER_URL or http://127.0.0.1:3000 "
+                        "(`make ui`)")
 
 
 def _add_force(p: argparse.ArgumentParser) -> None:

@@ -307,5 +307,5 @@ def test_failure_reasons_name_the_failed_step_and_the_failed_blocking_check():
 
     result = dg.materialize([scored, broken, crashed], raise_on_error=False)
     assert not result.success
-    assert sorted(failure_reasons(result)) == ["broken: the input is empty", "check floor on scored failed",
+    assert sorted(failure_reasons(result.all_events)) == ["broken: the input is empty", "check floor on scored failed",
                                                "crashed: KeyError: 'label'"]

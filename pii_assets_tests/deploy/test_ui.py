@@ -20,6 +20,7 @@ from pii_assets.definitions import defs
 from pii_assets.assets.release import release_manifest, trained_model
 from pii_assets.partitions import batches, releases
 from pii_assets.resources import BackboneResource, LabelStudioResource, LLMResource, StorageResource
+from pii_assets.signing import generate_key
 from pii_assets.storage import LocalStorage
 from pii_assets_tests.deploy.conftest import (
     REPO, VENV_BIN, free_port, server_env, start_process, stop_process, wait_for,
@@ -82,7 +83,7 @@ def ui(tmp_path_factory, tiny_backbone):
     # Not while the server starts: two processes creating the SQLite storage of a fresh DAGSTER_HOME at
     # once can leave it with two alembic heads.
     storage = LocalStorage(data)
-    declare_batch(storage, BatchSpec(BATCH, size=40, seed=5, languages=("en", "de")))
+    declare_batch(storage, BatchSpec(BATCH, size=240, seed=5, languages=("en", "de")))  # enough for sft_valid
     started = time.monotonic()
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("DAGSTER_HOME", str(home))
@@ -106,13 +107,18 @@ def ui(tmp_path_factory, tiny_backbone):
     log = root / "dagster-dev.log"
     started = time.monotonic()
     # from the instance directory, as `make ui` runs it (no warning about the repository's dagster.yaml)
+    # the code location gets the tiny backbone and a signing key, so `release build --launch` runs there
+    key_file = root / "keys" / "signing.pem"
+    generate_key(key_file)
+    env = server_env(DAGSTER_HOME=str(home), PII_ASSETS_DATA_DIR=str(data), PII_ASSETS_BACKBONE=tiny_backbone,
+                     PII_ASSETS_SIGNING_KEY_FILE=str(key_file))
     server = start_process([VENV_BIN / "dagster", "dev", "-w", REPO / "workspace.yaml", "-h", "127.0.0.1", "-p", port],
-                           server_env(DAGSTER_HOME=str(home), PII_ASSETS_DATA_DIR=str(data)), log, cwd=home)
+                           env, log, cwd=home)
     try:
         wait_for(lambda: _location_loaded(url), 120, f"dagster dev serving location {LOCATION!r}", server, log)
         print(f"dagster dev serving {LOCATION!r} after {time.monotonic() - started:.1f} s")
         assert "Found a dagster instance configuration" not in log.read_text(errors="replace")
-        yield url
+        yield url, env
     finally:
         stop_process(server)
 
@@ -121,6 +127,7 @@ def ui(tmp_path_factory, tiny_backbone):
 def page(ui):
     from playwright.sync_api import sync_playwright
 
+    url = ui[0]
     shutil.rmtree(SCREENSHOTS, ignore_errors=True)
     SCREENSHOTS.mkdir(parents=True)
     with sync_playwright() as playwright:
@@ -128,7 +135,7 @@ def page(ui):
         try:
             page = browser.new_page(viewport={"width": 1600, "height": 1200})
             page.set_default_timeout(TIMEOUT_MS)
-            browse = Browse(page, ui)
+            browse = Browse(page, url)
             browse.skip_onboarding()
             yield browse
         finally:
@@ -258,3 +265,27 @@ def test_a_skipped_sensor_tick_shows_its_reason(page):
     page.visible(p.get_by_text("no Label Studio configured (set LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY)",
                                exact=False), "the skip reason of the tick")
     page.shot("sensor-labelstudio-tick")
+
+
+def test_release_build_launch_queues_the_run_for_the_daemon_and_waits_for_it(ui, page):
+    """`pii-assets release build --launch URL`: the run goes through the webserver to the instance's
+    queue, the daemon launches it, the CLI waits and prints the result, and the UI lists the run."""
+    import subprocess
+
+    url, env = ui
+    proc = subprocess.run([VENV_BIN / "pii-assets", "release", "build", "ui-r2", "--launch", url, "--epochs", "1",
+                           "--macro-f1-floor", "0", "--sft-min-per-category", "1"],
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    submitted = proc.stdout.split("submitted run ", 1)[1].split()[0]
+    assert f"{url}/runs/{submitted}" in proc.stdout and f"release ui-r2: run {submitted} succeeded" in proc.stdout
+    assert f"run {submitted} success" in proc.stderr  # the statuses it waited through, the last one
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DAGSTER_HOME", env["DAGSTER_HOME"])
+        with dg.DagsterInstance.get() as instance:
+            run = instance.get_run_by_id(submitted)
+    assert run.job_name == "release_job" and run.tags["dagster/partition"] == "ui-r2"
+    assert run.tags["pii_assets/submitted_by"] == "cli" and run.status == dg.DagsterRunStatus.SUCCESS
+    p = page.open("/runs")
+    page.visible(p.get_by_text(submitted[:8], exact=True), f"run {submitted[:8]} in the run list")
+    page.shot("runs-launched")
