@@ -24,7 +24,7 @@ from pii_assets.reporting import external_results, markdown_table, prf_table
 from pii_assets.samples import SampleError, dumps
 from pii_assets.signing import SigningError
 from pii_assets.sft.check import MIN_PER_CATEGORY
-from pii_assets.storage import LocalStorage, read_jsonl
+from pii_assets.storage import LocalStorage, dump_json, read_jsonl
 from pii_assets.terminal import STDIO, emit, is_stdout, jsonl_input, output_stream, progress
 from pii_assets.training.config import MACRO_F1_FLOOR, PRECISIONS, TrainConfig
 from pii_assets.training.release import SPLITS, ReleaseError, validate_release_key
@@ -640,8 +640,7 @@ def _predict_all(predictor, texts: list[str], threshold: float) -> list[list[dic
 def _write_report(path: str, document: dict, out) -> None:
     """``--output``: the JSON report to a file (atomically) or to standard output (``-``)."""
     with output_stream(path) as fh:
-        json.dump(document, fh, ensure_ascii=False, indent=2, sort_keys=True)
-        fh.write("\n")
+        dump_json(document, fh)
     if not is_stdout(path):
         print(f"\nreport -> {path}", file=out)
 

@@ -128,8 +128,13 @@ def iter_jsonl(fh: IO[bytes], name: str) -> Iterator[tuple[int, Any]]:
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:
     with atomic_writer(path) as fh:
-        json.dump(obj, fh, ensure_ascii=False, indent=2, sort_keys=True)
-        fh.write("\n")
+        dump_json(obj, fh)
+
+
+def dump_json(obj: Any, fh: IO[str]) -> None:
+    """The project's JSON document format (UTF-8, indented, sorted keys, final newline)."""
+    json.dump(obj, fh, ensure_ascii=False, indent=2, sort_keys=True)
+    fh.write("\n")
 
 
 def is_temporary(name: str) -> bool:
